@@ -1,0 +1,73 @@
+# The course's commands. `make book` and `make test` are all a new reader needs:
+# the first one creates .venv (pinned versions) when it is missing.
+#
+#   make book                 build the HTML book into _build/html
+#   make test                 every test: lint, stale files, unit tests, nbval, exercises, book
+#   make lab                  JupyterLab on the exercises
+#   make record [NB=path]     re-execute notebooks and store their outputs
+#   make exercises            regenerate the learner's exercise notebooks
+#   make lock                 re-resolve requirements/dev.txt from requirements/dev.in
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# PyTorch is installed apart from the lock so that the lock never pulls a CUDA build.
+# On Linux without a GPU: make book TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+NB ?=
+BOOK_HTML := _build/html
+
+.PHONY: help venv book test lint stale unit notebooks lab record exercises lock clean
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+$(BIN)/.installed: requirements/dev.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+ or pass PYTHON=..."; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "error: the course needs Python 3.10 or newer ($(PYTHON) is older); pass PYTHON=python3.x"; exit 1; }
+	@test -x $(PY) || { echo "Creating $(VENV) with $$($(PYTHON) --version) ..."; $(PYTHON) -m venv $(VENV); }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH_SPEC)" -r requirements/dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	@touch $@
+
+venv: $(BIN)/.installed
+
+book: venv
+	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
+	@echo "The book is in $(BOOK_HTML). Open $(abspath $(BOOK_HTML))/index.html in a browser."
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Stored notebooks and generated exercises must be what their sources produce.
+stale: venv
+	$(PY) tools/notebooks.py check
+	$(PY) tools/exercises.py check
+
+unit: venv
+	$(BIN)/pytest tests
+
+notebooks: venv
+	$(BIN)/pytest --nbval chapters exercises/solutions
+
+test: lint stale book
+	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest tests --nbval chapters exercises/solutions
+
+lab: venv
+	$(BIN)/jupyter lab exercises
+
+record: venv
+	$(PY) tools/notebooks.py record $(NB)
+
+exercises: venv
+	$(PY) tools/exercises.py generate
+
+lock:
+	uv pip compile --universal --python-version 3.10 requirements/dev.in -o requirements/dev.txt
+
+clean:
+	rm -rf _build .pytest_cache

@@ -1,0 +1,12 @@
+"""gptcourse: the companion package of *Build a GPT*, an executable course.
+
+Each module holds the finished version of one part that a chapter builds:
+
+- :mod:`gptcourse.data` -- the course's datasets, downloaded once into a cache.
+- :mod:`gptcourse.checks` -- automatic checks for the exercises.
+
+Chapters build a part inline to teach it, then assert that it equals the version
+here; later chapters import it from here.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,226 @@
+"""Generate the learner's exercise notebooks from their sources, which hold the solutions.
+
+    python tools/exercises.py generate   # exercises/solutions/NN_*.py -> exercises/NN_*.ipynb
+    python tools/exercises.py check      # fail when a generated notebook is stale
+
+One source per exercise notebook, ``exercises/solutions/NN_name.py`` (jupytext
+``py:percent``, paired with an executed ``.ipynb`` that the book renders). In it:
+
+* an exercise is a markdown cell holding only an ``{exercise}`` directive
+  (sphinx-exercise); the learner sees it as a heading "Exercise N.M" and its text;
+* its solution follows between a markdown cell that opens with ``{solution-start}``
+  and one that opens with ``{solution-end}`` (the book folds what lies between into a
+  dropdown). Markdown cells in there are the written part of the solution and are
+  left out of the learner's notebook;
+* code that the learner writes sits between ``# BEGIN SOLUTION`` and
+  ``# END SOLUTION`` lines, in a code cell that ends with a check call into
+  :mod:`gptcourse.checks`; the learner gets ``raise NotImplementedError(...)`` at
+  the marker's indentation instead, and the rest of the cell unchanged;
+* a markdown cell holding only a ``{solution}`` directive (a written answer)
+  becomes a place for the learner's own answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "exercises" / "solutions"
+OUTPUT = ROOT / "exercises"
+
+BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN SOLUTION[ \t]*$")
+END = re.compile(r"^[ \t]*# END SOLUTION[ \t]*$")
+FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w-]+)\}[ \t]*(?P<arg>.*)$")
+ANSWER_PLACEHOLDER = "**Your answer:** _write it here._"
+
+
+class ExerciseSourceError(ValueError):
+    """An exercise source breaks the conventions this generator relies on."""
+
+
+def _directive(markdown: str) -> tuple[str, str, str] | None:
+    """``(name, argument, body)`` if the cell is exactly one directive, else None."""
+    lines = markdown.strip().splitlines()
+    if not lines:
+        return None
+    head = FENCE.match(lines[0])
+    if not head or lines[-1].strip() != head["fence"] or len(lines) < 2:
+        return None
+    body = [ln for ln in lines[1:-1] if not re.match(r"^:[\w-]+:", ln)]  # drop :options:
+    return head["name"], head["arg"].strip(), "\n".join(body).strip()
+
+
+def _leading_directive(markdown: str) -> str | None:
+    """The name of the directive that opens a markdown cell, if one does."""
+    lines = markdown.strip().splitlines()
+    head = FENCE.match(lines[0]) if lines else None
+    return head["name"] if head else None
+
+
+def _stub_code(source: str, where: str, exercise: str) -> tuple[str, int]:
+    """Replace each solution region by a ``raise``; return the code and how many."""
+    out, regions, inside = [], 0, False
+    for number, line in enumerate(source.splitlines(), 1):
+        begin = BEGIN.match(line)
+        if begin:
+            if inside:
+                raise ExerciseSourceError(f"{where}, line {number}: BEGIN SOLUTION inside another")
+            inside, regions = True, regions + 1
+            out.append(
+                f'{begin["indent"]}raise NotImplementedError("Exercise {exercise}: replace this '
+                'line with your code.")'
+            )
+        elif END.match(line):
+            if not inside:
+                raise ExerciseSourceError(f"{where}, line {number}: END SOLUTION without BEGIN")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ExerciseSourceError(f"{where}: BEGIN SOLUTION is never closed by END SOLUTION")
+    return "\n".join(out), regions
+
+
+def _cell_id(stem: str, index: int) -> str:
+    return hashlib.sha1(f"{stem}:{index}".encode()).hexdigest()[:12]
+
+
+def learner_notebook(src: Path):
+    """The learner's notebook (an ``nbformat`` node) generated from ``src``."""
+    import jupytext
+    import nbformat
+
+    nb = jupytext.read(src, fmt="py:percent")
+    rel = src.relative_to(ROOT) if src.is_relative_to(ROOT) else Path(src.name)
+    cells = []
+    chapter = int(src.stem.split("_", 1)[0])  # "01_language_models" -> 1, as the book numbers it
+    exercise = 0
+    stub_cells = 0
+    in_solution = False  # between {solution-start} and {solution-end}
+    for index, cell in enumerate(nb.cells):
+        where = f"{rel}, cell {index}"
+        if cell.cell_type == "markdown":
+            name = _leading_directive(cell.source)
+            if name == "solution-start":
+                if in_solution:
+                    raise ExerciseSourceError(f"{where}: solution-start inside a solution")
+                in_solution = True
+                continue
+            if name == "solution-end":
+                if not in_solution:
+                    raise ExerciseSourceError(f"{where}: solution-end without solution-start")
+                in_solution = False
+                continue
+            if in_solution:  # the written part of a solution
+                continue
+            directive = _directive(cell.source)
+            if name == "solution" and directive:
+                cells.append(nbformat.v4.new_markdown_cell(ANSWER_PLACEHOLDER))
+                continue
+            if name == "exercise" and directive:
+                exercise += 1
+                _, title, body = directive
+                heading = f"### Exercise {chapter}.{exercise}" + (f": {title}" if title else "")
+                cells.append(nbformat.v4.new_markdown_cell(f"{heading}\n\n{body}".strip()))
+                continue
+            if "{exercise" in cell.source or "{solution" in cell.source:
+                raise ExerciseSourceError(
+                    f"{where}: an exercise or solution directive must fill its markdown cell "
+                    "alone (a solution-start or solution-end directive must open its cell)"
+                )
+            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+        elif cell.cell_type == "code":
+            code, regions = _stub_code(cell.source, where, f"{chapter}.{exercise}")
+            if regions:
+                stub_cells += 1
+                if "check." not in code and "checks." not in code:
+                    raise ExerciseSourceError(
+                        f"{where}: a cell with a solution must end with a check call into "
+                        "gptcourse.checks, so that the learner sees whether their code is right"
+                    )
+            new = nbformat.v4.new_code_cell(code)
+            tags = [t for t in cell.metadata.get("tags", []) if not t.startswith("nbval")]
+            if regions:
+                tags.append("exercise")
+            if tags:
+                new.metadata["tags"] = tags
+            cells.append(new)
+        else:
+            cells.append(nbformat.v4.new_raw_cell(cell.source))
+    if in_solution:
+        raise ExerciseSourceError(f"{rel}: a solution-start is never closed by solution-end")
+    if not stub_cells:
+        raise ExerciseSourceError(f"{rel}: no code cell holds a '# BEGIN SOLUTION' region")
+    solutions = f"solutions/{src.stem}.ipynb"
+    intro = nbformat.v4.new_markdown_cell(
+        "> Replace each `raise NotImplementedError(...)` with your code and run the cell: "
+        "the check at its end tells you whether your code is right, and if not, what is "
+        f"wrong. Solutions are in [{solutions}]({solutions}) and in the book."
+    )
+    # Keep the title first when the source starts with one.
+    at = 1 if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("#") else 0
+    cells.insert(at, intro)
+    for index, cell in enumerate(cells):
+        cell["id"] = _cell_id(src.stem, index)
+    learner = nbformat.v4.new_notebook(cells=cells)
+    learner.metadata = {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+        "language_info": {"name": "python"},
+        "gptcourse": {"generated_from": str(rel), "by": "make exercises"},
+    }
+    return learner
+
+
+def _serialise(nb) -> str:
+    import nbformat
+
+    nbformat.validate(nb)
+    return nbformat.writes(nb) + "\n"
+
+
+def sources() -> list[Path]:
+    return sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+
+
+def target_of(src: Path) -> Path:
+    return OUTPUT / (src.stem + ".ipynb")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["generate", "check"])
+    args = parser.parse_args(argv)
+    stale = []
+    for src in sources():
+        text = _serialise(learner_notebook(src))
+        target = target_of(src)
+        if args.command == "generate":
+            if not target.is_file() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
+                print(f"wrote {target.relative_to(ROOT)}")
+        elif not target.is_file() or target.read_text(encoding="utf-8") != text:
+            stale.append(target.relative_to(ROOT))
+    generated = {target_of(src).name for src in sources()}
+    orphans = [p for p in OUTPUT.glob("[0-9][0-9]_*.ipynb") if p.name not in generated]
+    if args.command == "generate":
+        for orphan in orphans:
+            orphan.unlink()
+            print(f"removed {orphan.relative_to(ROOT)} (its source is gone)")
+        return 0
+    for path in stale:
+        print(f"{path} is stale: it differs from what its source in exercises/solutions generates.")
+    for orphan in orphans:
+        print(f"{orphan.relative_to(ROOT)} has no source in exercises/solutions.")
+    if stale or orphans:
+        print("Regenerate the learner's notebooks with: make exercises")
+        return 1
+    print(f"{len(sources())} learner notebooks are up to date with their sources.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Record and check the course's notebooks.
+
+Every notebook is written as text (a jupytext ``py:percent`` file, the source of
+truth that is reviewed) and paired with an ``.ipynb`` that stores its executed
+outputs, which nbval validates and the book renders.
+
+    python tools/notebooks.py record [PATH ...]   # execute, store outputs in the .ipynb
+    python tools/notebooks.py check  [PATH ...]   # fail when an .ipynb is stale or unexecuted
+    python tools/notebooks.py list                # the paired notebooks
+
+PATH may name the ``.py`` or the ``.ipynb`` of a pair; without PATH, every pair.
+Recording runs each notebook in a fresh kernel, in the notebook's folder, with the
+environment in :data:`KERNEL_ENV` (the same one the tests use), so that the stored
+outputs are what CI reproduces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Folders whose ``NN_*.py`` files are notebooks paired with an ``.ipynb``.
+NOTEBOOK_DIRS = ("chapters", "exercises/solutions")
+
+#: The kernel environment for recording and for nbval: fixed threads, hash seed and
+#: cell names (warnings quote the cell name instead of a temporary file path).
+KERNEL_ENV = {
+    "OMP_NUM_THREADS": "2",
+    "MKL_NUM_THREADS": "2",
+    "OPENBLAS_NUM_THREADS": "2",
+    "PYTHONHASHSEED": "0",
+    "IPYKERNEL_CELL_NAME": "<cell>",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "TQDM_MININTERVAL": "5",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+TEXT_FORMAT = "py:percent"
+PAIRED_FORMATS = "ipynb,py:percent"
+
+# Absolute paths of the recording machine must not reach the book.
+MACHINE_PATH = re.compile(r"(?<![\w.:/-])/(?:home|root|tmp|Users|work)/[\w.-]+[\w./-]*")
+
+
+def apply_kernel_env(environ: dict | None = None) -> None:
+    """Set :data:`KERNEL_ENV` in ``environ`` (``os.environ`` by default)."""
+    (os.environ if environ is None else environ).update(KERNEL_ENV)
+
+
+def all_sources() -> list[Path]:
+    """Every notebook source (``.py``) of the course, sorted."""
+    found: list[Path] = []
+    for folder in NOTEBOOK_DIRS:
+        found += sorted((ROOT / folder).glob("[0-9][0-9]_*.py"))
+    return found
+
+
+def source_of(path: Path) -> Path:
+    """The ``.py`` source of a pair named by either of its files."""
+    path = path.resolve()
+    src = path.with_suffix(".py")
+    if not src.is_file():
+        raise SystemExit(f"{path}: no notebook source {src.name} beside it")
+    return src
+
+
+def _read_source(src: Path):
+    import jupytext
+
+    nb = jupytext.read(src, fmt=TEXT_FORMAT)
+    nb.metadata.setdefault("jupytext", {})["formats"] = PAIRED_FORMATS
+    # Versions of jupytext are not part of the notebook's meaning.
+    nb.metadata["jupytext"].pop("text_representation", None)
+    nb.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"}
+    )
+    for index, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{index:03d}"  # stable ids: no churn in diffs
+    return nb
+
+
+def _normalise(nb) -> None:
+    """Drop what varies between runs but means nothing (timestamps, Python patch level)."""
+    nb.metadata.get("language_info", {}).pop("version", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+
+
+def record(src: Path, timeout: int = 900) -> float:
+    """Execute the notebook of ``src`` in a fresh kernel and write its ``.ipynb``.
+
+    Returns the wall time in seconds.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = _read_source(src)
+    apply_kernel_env()
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(src.parent)}},
+        record_timing=False,
+    )
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        raise SystemExit(
+            f"{src.relative_to(ROOT)} failed while recording; nothing was written.\n{e}"
+        ) from None
+    elapsed = time.perf_counter() - start
+    _normalise(nb)
+    nbformat.write(nb, src.with_suffix(".ipynb"))
+    return elapsed
+
+
+def problems(src: Path) -> list[str]:
+    """Why the stored ``.ipynb`` of ``src`` is not what CI should validate."""
+    import nbformat
+
+    ipynb = src.with_suffix(".ipynb")
+    if not ipynb.is_file():
+        return ["it has never been recorded"]
+    expected = _read_source(src)
+    stored = nbformat.read(ipynb, as_version=4)
+    found = []
+    want = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in expected.cells]
+    have = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in stored.cells]
+    if want != have:
+        for i, (w, h) in enumerate(zip(want, have, strict=False)):
+            if w != h:
+                found.append(f"cell {i} differs from its source ({w[0]} cell: {w[1][:60]!r})")
+                break
+        else:
+            found.append(f"it has {len(have)} cells, its source {len(want)}")
+    code = [c for c in stored.cells if c.cell_type == "code" and c.source.strip()]
+    counts = [c.get("execution_count") for c in code]
+    if any(n is None for n in counts):
+        found.append(f"{sum(n is None for n in counts)} code cells were never executed")
+    elif counts != list(range(1, len(counts) + 1)):
+        found.append("its cells were not executed once each, in order, in a fresh kernel")
+    for i, cell in enumerate(stored.cells):
+        for out in cell.get("outputs", []):
+            tags = cell.metadata.get("tags", [])
+            if out.get("output_type") == "error" and "raises-exception" not in tags:
+                found.append(f"cell {i} stored an error ({out.get('ename')})")
+            text = str(out.get("text", "")) + str(out.get("data", {}).get("text/plain", ""))
+            leak = MACHINE_PATH.search(text)
+            if leak:
+                found.append(f"cell {i} shows a path of the recording machine: {leak.group(0)}")
+    return found
+
+
+def _resolve(paths: list[str]) -> list[Path]:
+    return [source_of(Path(p)) for p in paths] if paths else all_sources()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record", help="execute notebooks and store their outputs")
+    rec.add_argument("paths", nargs="*")
+    rec.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    chk = sub.add_parser("check", help="fail when a stored notebook is stale")
+    chk.add_argument("paths", nargs="*")
+    sub.add_parser("list", help="list the paired notebooks")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for src in all_sources():
+            print(src.relative_to(ROOT))
+        return 0
+    sources = _resolve(args.paths)
+    if args.command == "record":
+        for src in sources:
+            print(f"recording {src.relative_to(ROOT)} ...", flush=True)
+            print(f"  done in {record(src, args.timeout):.1f} s", flush=True)
+        return 0
+    failed = 0
+    for src in sources:
+        for problem in problems(src):
+            failed += 1
+            rel = src.relative_to(ROOT)
+            print(f"{rel.with_suffix('.ipynb')}: {problem}")
+    if failed:
+        print(
+            "\nThe stored notebooks must be what their sources execute to. Re-record them with\n"
+            "  make record NB=<path>      (or: make record, for every notebook)"
+        )
+        return 1
+    print(f"{len(sources)} notebooks are up to date with their sources.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
