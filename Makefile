@@ -48,14 +48,17 @@ stale: venv
 	$(PY) tools/notebooks.py check
 	$(PY) tools/exercises.py check
 
+# Doctests keep the package's examples honest; notebook sources are not modules to import.
+PYTEST_UNIT := tests gptcourse --doctest-modules
+
 unit: venv
-	$(BIN)/pytest tests
+	$(BIN)/pytest $(PYTEST_UNIT)
 
 notebooks: venv
 	$(BIN)/pytest --nbval chapters exercises/solutions
 
 test: lint stale book
-	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest tests --nbval chapters exercises/solutions
+	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest $(PYTEST_UNIT) --nbval chapters exercises/solutions
 
 lab: venv
 	$(BIN)/jupyter lab exercises

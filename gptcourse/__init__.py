@@ -3,6 +3,8 @@
 Each module holds the finished version of one part that a chapter builds:
 
 - :mod:`gptcourse.data` -- the course's datasets, downloaded once into a cache.
+- :mod:`gptcourse.char_tokenizer` -- one token per character.
+- :mod:`gptcourse.batches` -- token ids to (input, target) training batches.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
 
 Chapters build a part inline to teach it, then assert that it equals the version

@@ -1,0 +1,76 @@
+"""From a long sequence of token ids to training batches for next-token prediction.
+
+A language model learns from windows of ``block_size + 1`` consecutive tokens: the
+first ``block_size`` are its input and the last ``block_size`` (the same window moved
+one step on) are the targets, so that position ``t`` of the input is trained to
+predict token ``t + 1``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def train_val_split(
+    ids: torch.Tensor, val_fraction: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Split ``ids`` (shape ``(N,)``) into a training head and a validation tail.
+
+    The split is contiguous, not shuffled: validation text is text the model has not
+    seen, not single tokens taken out of the sentences it trains on.
+
+    Returns:
+        ``(train, val)`` of shapes ``(N - n_val,)`` and ``(n_val,)``, with
+        ``n_val = int(N * val_fraction)``.
+    """
+    if ids.dim() != 1:
+        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = int(len(ids) * val_fraction)
+    return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
+
+
+def get_batch(
+    ids: torch.Tensor,
+    batch_size: int,
+    block_size: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``batch_size`` random windows of ``block_size + 1`` tokens from ``ids``.
+
+    Args:
+        ids: token ids, shape ``(N,)``, with ``N >= block_size + 1``.
+        batch_size: how many windows, ``B``.
+        block_size: the context length, ``T``.
+        generator: the random generator that picks the windows (for reproducibility).
+        device: where to put the batch.
+
+    Returns:
+        ``(x, y)``, both of shape ``(B, T)`` and dtype ``long``, with
+        ``y[b, t] == x[b, t + 1]`` for ``t < T - 1``: the targets are the inputs
+        shifted one token to the left.
+
+    Raises:
+        ValueError: ``ids`` is not 1-D, or is too short for one window, or a size is
+            not positive.
+    """
+    if ids.dim() != 1:
+        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    if batch_size < 1 or block_size < 1:
+        raise ValueError(
+            f"batch_size and block_size must be positive, got {batch_size} and {block_size}"
+        )
+    if len(ids) < block_size + 1:
+        raise ValueError(
+            f"block_size={block_size} needs windows of {block_size + 1} tokens, but the data "
+            f"has only {len(ids)}; use a smaller block_size or more data"
+        )
+    starts = torch.randint(len(ids) - block_size, (batch_size,), generator=generator)
+    offsets = torch.arange(block_size + 1)
+    windows = ids[starts[:, None] + offsets].long()  # (B, T + 1)
+    x, y = windows[:, :-1], windows[:, 1:]
+    if device is not None:
+        x, y = x.to(device), y.to(device)
+    return x, y
