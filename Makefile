@@ -60,8 +60,10 @@ notebooks: venv
 test: lint stale book
 	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest $(PYTEST_UNIT) --nbval chapters exercises/solutions
 
+# Opens on the exercises; the chapters are one folder up in the same file browser.
 lab: venv
-	$(BIN)/jupyter lab exercises
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/exercises \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 record: venv
 	$(PY) tools/notebooks.py record $(NB)

@@ -4,10 +4,44 @@ nbval starts each notebook's kernel with this process's environment, so setting 
 kernel environment here makes the tests run notebooks exactly as they were recorded.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from tools.notebooks import apply_kernel_env
 
 apply_kernel_env()
+SANITIZE = Path(__file__).parent / "nbval_sanitize.cfg"
 
 # Notebook sources are jupytext text files, not modules: never import them as tests
 # (--doctest-modules would), only their stored .ipynb (with --nbval).
 collect_ignore_glob = ["chapters/*.py", "exercises/*.py", "exercises/solutions/*.py"]
+
+_failed_notebooks: set[str] = set()
+
+
+def pytest_configure(config):
+    # What legitimately varies between a recording and a re-run, wherever pytest runs from.
+    if getattr(config.option, "nbval_sanitize_with", "unset") is None:
+        config.option.nbval_sanitize_with = str(SANITIZE)
+
+
+def pytest_runtest_logreport(report):
+    if report.failed and ".ipynb::" in report.nodeid:
+        _failed_notebooks.add(report.nodeid.split("::", 1)[0])
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say what to do when a notebook no longer shows what the book shows."""
+    if not _failed_notebooks:
+        return
+    terminalreporter.section("notebooks that changed")
+    for path in sorted(_failed_notebooks):
+        terminalreporter.write_line(f"  {path}")
+    terminalreporter.write_line(
+        "\nThese notebooks no longer produce the outputs they store (and the book shows).\n"
+        "If the change is intended, re-record them and review the new outputs:\n"
+        "  make record NB=<notebook>.py\n"
+        "If it is not, the diff above shows the first cell whose output changed. Outputs that\n"
+        "legitimately vary go in nbval_sanitize.cfg, or the cell is tagged nbval-ignore-output."
+    )
