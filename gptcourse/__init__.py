@@ -4,6 +4,8 @@ Each module holds the finished version of one part that a chapter builds:
 
 - :mod:`gptcourse.data` -- the course's datasets, downloaded once into a cache.
 - :mod:`gptcourse.char_tokenizer` -- one token per character.
+- :mod:`gptcourse.bpe` -- byte-level BPE: training, encoding, special tokens, files.
+- :mod:`gptcourse.gpt2_tokenizer` -- GPT-2's own tokenizer, loaded offline.
 - :mod:`gptcourse.batches` -- token ids to (input, target) training batches.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
 
