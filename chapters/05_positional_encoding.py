@@ -1,0 +1,741 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Positional encoding
+#
+# Attention lets every token look at every other token, but it has no idea where they
+# are: to attention, a sentence is a bag of words. This chapter proves that, then builds
+# the three ways Transformers are told the order of their tokens: the *sinusoidal*
+# encoding of the original Transformer, the *learned* position table of GPT-2, and the
+# *rotary* embeddings (RoPE) of most recent models. It ends with what happens when a
+# model meets sequences longer than any it was trained on.
+
+# %%
+import math
+
+import matplotlib.pyplot as plt
+import torch
+from torch import nn
+
+from gptcourse.attention import (
+    CausalSelfAttention,
+    MultiHeadAttention,
+    scaled_dot_product_attention,
+)
+from gptcourse.positions import (
+    LearnedPositionalEmbedding,
+    RotaryEmbedding,
+    SinusoidalPositionalEncoding,
+    sinusoidal_encoding,
+    sinusoidal_shift_matrix,
+)
+
+# %% [markdown]
+# ## Does attention know the order of its inputs?
+#
+# Take self-attention without a mask, as built in the previous chapters: the input is a
+# matrix $X$ whose $T$ rows are token vectors, and
+#
+# $$
+# \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right) XW_V .
+# $$
+#
+# Reorder the tokens with a permutation matrix $P$ (each row and column holds one 1).
+# The scores become $P\,S\,P^\top$, the same numbers with rows and columns reordered; a
+# row-wise softmax does not care about the order of a row, so the weights become
+# $P\,A\,P^\top$; and since $P^\top P = I$,
+#
+# $$
+# \mathrm{Attn}(PX) = P A P^\top P X W_V = P\,\mathrm{Attn}(X).
+# $$
+#
+# Permuting the input permutes the output, and nothing else changes: self-attention is
+# *permutation equivariant*. Several heads and the output projection, which act on each
+# token separately, do not change that. Here it is with the course's multi-head
+# attention and random weights:
+
+# %%
+torch.manual_seed(0)
+attn = MultiHeadAttention(d_model=16, n_heads=4)  # no mask: all tokens see all
+x = torch.randn(1, 6, 16)  # (B, T, d_model): six token vectors
+perm = torch.tensor([3, 0, 5, 1, 4, 2])  # a new order for the six positions
+
+with torch.no_grad():
+    y = attn(x)  # (1, 6, 16)
+    y_of_permuted = attn(x[:, perm])
+torch.testing.assert_close(y_of_permuted, y[:, perm])
+same = torch.allclose(y_of_permuted, y[:, perm], atol=1e-6)
+print("attn(x[perm]) equals attn(x)[perm]:", same)
+
+# %% [markdown]
+# What this means for language: give each word a vector and run the two sentences
+# "dog bites man" and "man bites dog" through the same attention layer.
+
+# %%
+words = ["dog", "bites", "man"]
+torch.manual_seed(0)
+embed = nn.Embedding(len(words), 16)
+
+
+def embed_sentence(sentence: str) -> torch.Tensor:
+    """The word vectors of a sentence, shape (1, T, 16)."""
+    return embed(torch.tensor([[words.index(w) for w in sentence.split()]]))
+
+
+with torch.no_grad():
+    out_a = attn(embed_sentence("dog bites man"))[0]  # (3, 16), in word order
+    out_b = attn(embed_sentence("man bites dog"))[0]
+for i, word in enumerate("dog bites man".split()):
+    j = "man bites dog".split().index(word)
+    same = torch.allclose(out_a[i], out_b[j], atol=1e-6)
+    print(f"{word!r:8}: same output in both sentences: {same}")
+torch.testing.assert_close(out_b, out_a[[2, 1, 0]])
+
+# %% [markdown]
+# The vector computed for *dog* is the same whether the dog bites or is bitten, and the
+# two sentences give the same set of output vectors. Any layer that pools them (an
+# average, say) cannot tell who bit whom.
+#
+# The fix is to make each input vector depend on where the token is: add to the token's
+# vector a vector $p_t$ that encodes its position $t$. The permuted sentence then no
+# longer consists of the same vectors in a different order, and the equivariance is gone
+# (here with the sinusoidal vectors of the next section):
+
+# %%
+positions = sinusoidal_encoding(max_len=3, d_model=16)  # (T, d_model): a row each
+with torch.no_grad():
+    pos_a = attn(embed_sentence("dog bites man") + positions)[0]
+    pos_b = attn(embed_sentence("man bites dog") + positions)[0]
+change = (pos_a[0] - pos_b[2]).norm() / pos_a[0].norm()
+print(f"'dog' output changes by {change:.0%} between the two sentences")
+assert change > 0.1 and not torch.allclose(pos_b, pos_a[[2, 1, 0]], atol=1e-3)
+
+# %% [markdown]
+# A causal mask, as in a GPT, also breaks the symmetry: the first token sees only
+# itself, the last one sees everything. A causal model can therefore infer something
+# about positions (for instance by counting how many tokens it sees), but only
+# indirectly; GPTs are given positions explicitly.
+
+# %%
+torch.manual_seed(0)
+causal = CausalSelfAttention(d_model=16, n_heads=4)
+with torch.no_grad():
+    y, y_of_permuted = causal(x), causal(x[:, perm])
+equivariant = torch.allclose(y_of_permuted, y[:, perm], atol=1e-5)
+print("causal attention permutation equivariant:", equivariant)
+assert not equivariant
+
+# %% [markdown]
+# ## How can a vector say where a token is?
+#
+# The original Transformer (Vaswani et al., 2017) adds a fixed vector to the embedding
+# of the token at position $p$. Its dimensions come in pairs $(2i, 2i+1)$, and pair $i$
+# holds the sine and the cosine of the position at its own frequency:
+#
+# $$
+# \mathrm{PE}(p, 2i) = \sin\!\left(\frac{p}{10000^{2i/d}}\right), \qquad
+# \mathrm{PE}(p, 2i+1) = \cos\!\left(\frac{p}{10000^{2i/d}}\right),
+# $$
+#
+# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be even).
+# Straight from the formula, one number at a time:
+
+
+# %%
+def sinusoidal_loops(max_len: int, d_model: int) -> torch.Tensor:
+    """PE of shape (max_len, d_model), written exactly as the formula reads."""
+    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
+    for p in range(max_len):
+        for i in range(d_model // 2):
+            pe[p, 2 * i] = math.sin(p / 10000 ** (2 * i / d_model))
+            pe[p, 2 * i + 1] = math.cos(p / 10000 ** (2 * i / d_model))
+    return pe
+
+
+print(sinusoidal_loops(max_len=3, d_model=8).numpy().round(4))
+
+# %% [markdown]
+# Position 0 is $[0, 1, 0, 1, \dots]$, since $\sin 0 = 0$ and $\cos 0 = 1$. The loops
+# are slow; the same table as whole-tensor operations, with $\omega_i = 10000^{-2i/d}$
+# the angular frequency of pair $i$, is
+# $\mathrm{PE}(p, 2i) = \sin(p\,\omega_i)$, $\mathrm{PE}(p, 2i+1) = \cos(p\,\omega_i)$:
+
+
+# %%
+def sinusoidal(max_len: int, d_model: int) -> torch.Tensor:
+    p = torch.arange(max_len, dtype=torch.float64)[:, None]  # (T, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # 0, 2, 4, ...
+    omega = 10000 ** (-two_i / d_model)  # (d/2,)
+    pe = torch.empty(max_len, d_model, dtype=torch.float64)
+    pe[:, 0::2] = torch.sin(p * omega)  # (T, d/2), broadcast
+    pe[:, 1::2] = torch.cos(p * omega)
+    return pe
+
+
+pe_loops, pe = sinusoidal_loops(50, 16), sinusoidal(50, 16)
+torch.testing.assert_close(pe, pe_loops)
+torch.testing.assert_close(pe, sinusoidal_encoding(50, 16, dtype=torch.float64))
+torch.testing.assert_close(pe[0], torch.tensor([0, 1] * 8, dtype=torch.float64))
+print("loops, vectorised and gptcourse.positions.sinusoidal_encoding agree")
+
+# %% [markdown]
+# Drawn for 128 positions of a 64-dimensional model, each row of the picture is one
+# position's vector. The first pairs oscillate quickly, the last ones barely move: like
+# the hands of a clock, the fast ones tell nearby positions apart and the slow ones
+# tell far apart ones.
+
+# %%
+pe = sinusoidal_encoding(128, 64)
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=[1.2, 1])
+im = left.imshow(pe.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+left.set_xlabel("dimension")
+left.set_ylabel("position $p$")
+left.set_title("Sinusoidal encoding, 128 positions, d = 64")
+fig.colorbar(im, ax=left)
+for dim in (8, 16, 24, 32):
+    wavelength = 2 * math.pi * 10000 ** (dim / 64)  # dim = 2i: 2 pi 10000^(2i/d)
+    right.plot(pe[:, dim].numpy(), label=f"dim {dim}: wavelength {wavelength:.0f}")
+right.set_xlabel("position $p$")
+right.set_title("Some even columns: sines of growing wavelength")
+right.legend(loc="lower left", fontsize=8)
+plt.show()
+
+# %% [markdown]
+# ### Which wavelengths?
+#
+# Pair $i$ completes a cycle every $\lambda_i = 2\pi / \omega_i = 2\pi \cdot 10000^{2i/d}$
+# positions. Each wavelength is the previous one times the same factor $10000^{2/d}$: a
+# geometric progression from $2\pi$ (for $i = 0$) up towards $10000 \cdot 2\pi$, which
+# the last pair, $i = d/2 - 1$, approaches but does not reach.
+
+# %%
+d = 64
+i = torch.arange(d // 2, dtype=torch.float64)
+wavelengths = 2 * math.pi * 10000 ** (2 * i / d)
+ratios = wavelengths[1:] / wavelengths[:-1]
+torch.testing.assert_close(ratios, torch.full_like(ratios, 10000 ** (2 / d)))
+assert math.isclose(wavelengths[0], 2 * math.pi)
+assert wavelengths[-1] < 10000 * 2 * math.pi
+# Pair i repeats after one wavelength (a position need not be an integer here).
+p = torch.linspace(0, 50, 11, dtype=torch.float64)[:, None]
+omega = 2 * math.pi / wavelengths
+one_later = torch.sin((p + wavelengths) * omega)
+torch.testing.assert_close(torch.sin(p * omega), one_later)
+print(
+    f"wavelengths from {wavelengths[0]:.2f} to {wavelengths[-1]:,.0f} positions, "
+    f"ratio {ratios[0]:.4f} = 10000^(2/{d})"
+)
+
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.semilogy(i.numpy(), wavelengths.numpy(), "o", markersize=3)
+ax.axhline(2 * math.pi, color="gray", linestyle=":", label=r"$2\pi$")
+ax.axhline(2e4 * math.pi, color="gray", linestyle="--", label=r"$10000 \cdot 2\pi$")
+ax.set_xlabel("pair $i$")
+ax.set_ylabel(r"wavelength $\lambda_i$ (positions)")
+ax.set_title("A straight line on a log scale: a geometric progression")
+ax.legend()
+plt.show()
+
+# %% [markdown]
+# ### Can a model read relative positions from it?
+#
+# The Transformer's authors chose sines and cosines because moving by a fixed offset $k$
+# is a *linear* map of the encoding. By the angle-addition formulas, for each pair,
+#
+# $$
+# \begin{pmatrix} \sin((p+k)\omega_i) \\ \cos((p+k)\omega_i) \end{pmatrix}
+# = \begin{pmatrix} \cos k\omega_i & \sin k\omega_i \\ -\sin k\omega_i & \cos k\omega_i
+# \end{pmatrix}
+# \begin{pmatrix} \sin p\omega_i \\ \cos p\omega_i \end{pmatrix},
+# $$
+#
+# so $\mathrm{PE}(p + k) = M_k\,\mathrm{PE}(p)$ with $M_k$ block-diagonal, made of these
+# $2 \times 2$ rotations, and depending on $k$ only, never on $p$. A layer that multiplies
+# by a matrix can thus learn to "look $k$ tokens back" from any position. We build $M_k$
+# from its blocks and check it for every position of a 1000-position table:
+
+
+# %%
+def shift_matrix(k: int, d_model: int) -> torch.Tensor:
+    omega = 10000 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    blocks = []
+    for w in omega.tolist():  # one 2x2 block per pair of dimensions
+        c, s = math.cos(k * w), math.sin(k * w)
+        blocks.append(torch.tensor([[c, s], [-s, c]], dtype=torch.float64))
+    return torch.block_diag(*blocks)  # (d_model, d_model)
+
+
+pe = sinusoidal_encoding(1000, 32, dtype=torch.float64)
+eye = torch.eye(32, dtype=torch.float64)
+for k in (1, 5, 37, 500):
+    M = shift_matrix(k, 32)
+    torch.testing.assert_close(M, sinusoidal_shift_matrix(k, 32, dtype=torch.float64))
+    # Row p + k equals M_k @ row p, for all p at once:
+    torch.testing.assert_close(pe[k:], pe[:-k] @ M.T)
+    torch.testing.assert_close(M @ M.T, eye)  # a rotation: M_k^T = M_k^-1 = M_-k
+M5, M37, M42 = shift_matrix(5, 32), shift_matrix(37, 32), shift_matrix(42, 32)
+torch.testing.assert_close(M5 @ M37, M42)  # moving by 5, then 37, is moving by 42
+print("PE(p + k) = M_k PE(p) for k in (1, 5, 37, 500) and every p < 500")
+
+# %% [markdown]
+# ### How similar are two positions?
+#
+# The dot product of two encodings depends only on the distance between the positions.
+# Each pair contributes $\sin p\omega_i \sin q\omega_i + \cos p\omega_i \cos q\omega_i =
+# \cos((p - q)\omega_i)$, so
+#
+# $$
+# \mathrm{PE}(p) \cdot \mathrm{PE}(q) = \sum_{i=0}^{d/2-1} \cos\big((p - q)\,\omega_i\big).
+# $$
+
+# %%
+pe = sinusoidal_encoding(256, 64, dtype=torch.float64)
+gram = pe @ pe.T  # (256, 256): every PE(p) . PE(q)
+omega = 10000 ** (-torch.arange(0, 64, 2, dtype=torch.float64) / 64)
+offset = torch.arange(256)[:, None] - torch.arange(256)[None, :]  # p - q
+torch.testing.assert_close(gram, torch.cos(offset[..., None] * omega).sum(-1))
+print(f"PE(p) . PE(p) = {gram[0, 0]:.1f} = d/2; PE(p) . PE(q) depends on p - q only")
+
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+im = left.imshow(gram.numpy(), cmap="viridis")
+left.set_xlabel("position $q$")
+left.set_ylabel("position $p$")
+left.set_title(r"$\mathrm{PE}(p) \cdot \mathrm{PE}(q)$: constant along diagonals")
+fig.colorbar(im, ax=left)
+right.plot((torch.arange(256) - 127).numpy(), gram[127].numpy())
+right.set_xlabel("offset $q - p$")
+right.set_title("The same as a function of the offset (p = 127)")
+plt.show()
+
+# %% [markdown]
+# The similarity peaks at offset 0 and falls off with distance: nearby positions have
+# similar encodings. It is symmetric, though: $\mathrm{PE}(p)\cdot\mathrm{PE}(p+k) =
+# \mathrm{PE}(p)\cdot\mathrm{PE}(p-k)$, so the dot product alone cannot tell before from
+# after; the model has to use the linear maps $M_k$ for that.
+#
+# The package's `SinusoidalPositionalEncoding` adds the
+# table to its input: for an input of shape `(B, T, d_model)`, it returns `x + PE[:T]`.
+
+# %%
+add_positions = SinusoidalPositionalEncoding(max_len=1024, d_model=16)
+x = torch.randn(2, 10, 16)  # (B, T, d_model)
+torch.testing.assert_close(add_positions(x), x + sinusoidal_encoding(10, 16))
+print(add_positions, "->", tuple(add_positions(x).shape))
+
+# %% [markdown]
+# ## Can the model learn its positions instead?
+#
+# GPT-2 makes no assumption about what a position vector should look like: it keeps a
+# table of `max_len` trainable vectors, one per position, and adds row $p$ to the
+# embedding of the token at position $p$:
+#
+# $$
+# h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times d},
+# $$
+#
+# where $E$ is the token embedding table and $L$ is `max_len`.
+#
+# The table is trained with the rest of the model. GPT-2's has 1024 rows of 768 numbers
+# (Hugging Face calls it `wpe`, and its configuration `n_positions` and `n_embd`):
+
+# %%
+import warnings
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, in notebooks
+from transformers import GPT2Config
+
+config = GPT2Config()  # GPT-2 small's sizes; no weights are downloaded
+wpe = LearnedPositionalEmbedding(config.n_positions, config.n_embd)
+n_params = sum(p.numel() for p in wpe.parameters())
+shape = tuple(wpe.table.weight.shape)
+print(f"GPT-2's position table: {shape}, {n_params:,} parameters")
+assert n_params == 1024 * 768
+
+x = torch.randn(2, 10, 768)  # token embeddings, (B, T, d_model)
+torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])  # row p at position p
+
+# %% [markdown]
+# What do these vectors learn? Nothing forces them to be smooth or periodic, but
+# analyses of GPT-2's trained table (Wang and Chen, 2020) find smooth, wave-like columns
+# and neighbouring positions with similar vectors: training rediscovers something close
+# to the sinusoids.
+# We will train such a table at the end of this chapter and look at it.
+#
+# A learned table has a hard limit: row `max_len` does not exist. GPT-2 cannot read
+# token 1025, and no amount of cleverness at inference time changes that:
+
+# %%
+wpe_small = LearnedPositionalEmbedding(max_len=8, d_model=4)
+try:
+    wpe_small(torch.zeros(1, 10, 4))
+except ValueError as error:
+    print(f"ValueError: {error}")
+
+# %% [markdown]
+# ## How do rotations encode relative position?
+#
+# Adding a position vector to the input mixes position into everything. The score of
+# query $m$ for key $n$ in the first layer becomes
+# $(x_m + p_m)^\top W_Q W_K^\top (x_n + p_n)$: four terms, three of which combine a
+# token with an absolute position. The *rotary* position embedding (RoPE, Su et al.,
+# 2021), used by Llama, Mistral, Qwen and most recent models, instead puts positions
+# where attention compares them. In every layer, after the query and key projections, it
+# rotates each pair of dimensions $(2i, 2i+1)$ of the query at position $m$ by the angle
+# $m\theta_i$, and the key at position $n$ by $n\theta_i$, with the sinusoidal frequencies
+# $\theta_i = 10000^{-2i/d}$ ($d$ is now the head's width). The values are left alone.
+#
+# For one pair, with $R(\alpha)$ the rotation by $\alpha$, the score is
+#
+# $$
+# \big(R(m\theta) q\big)^\top \big(R(n\theta) k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
+# = q^\top R\big((n - m)\theta\big)\, k ,
+# $$
+#
+# because $R(\alpha)^\top = R(-\alpha)$ and rotations add up. The score depends on the
+# offset $n - m$, never on $m$ and $n$ themselves. For one pair:
+
+
+# %%
+def rotation(angle: float) -> torch.Tensor:
+    """R(angle), the 2x2 matrix of a counter-clockwise rotation."""
+    c, s = math.cos(angle), math.sin(angle)
+    return torch.tensor([[c, -s], [s, c]], dtype=torch.float64)
+
+
+torch.manual_seed(0)
+q, k = torch.randn(2, dtype=torch.float64), torch.randn(2, dtype=torch.float64)
+theta, offset = 0.3, 4
+scores = []
+for m in range(6):  # query at m, key at m + offset
+    q_m, k_n = rotation(m * theta) @ q, rotation((m + offset) * theta) @ k
+    scores.append(q_m @ k_n)
+expected = q @ rotation(offset * theta) @ k
+torch.testing.assert_close(torch.stack(scores), expected.expand(6))
+print("score of (m, m + 4) for m = 0..5:", [f"{s:.4f}" for s in scores])
+
+# %% [markdown]
+# For a whole head, pair $i$ of the vector at position $t$ turns by $t\,\theta_i$:
+# $(a, b) \mapsto (a\cos t\theta_i - b \sin t\theta_i,\; a \sin t\theta_i + b\cos t\theta_i)$.
+
+
+# %%
+def rope(x: torch.Tensor) -> torch.Tensor:
+    """x: (T, d), row t at position t; pair (2i, 2i+1) turns by t * theta_i."""
+    T, d = x.shape
+    theta = 10000 ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)  # (d/2,)
+    angle = torch.arange(T, dtype=torch.float64)[:, None] * theta  # (T, d/2)
+    a, b = x[:, 0::2], x[:, 1::2]
+    out = torch.empty_like(x)
+    out[:, 0::2] = a * angle.cos() - b * angle.sin()
+    out[:, 1::2] = a * angle.sin() + b * angle.cos()
+    return out
+
+
+torch.manual_seed(0)
+x = torch.randn(64, 32, dtype=torch.float64)
+rotary = RotaryEmbedding(head_dim=32, max_len=64)
+ours = rotary(x[None, None])[0, 0]  # it takes (B, H, T, head_dim)
+torch.testing.assert_close(rope(x), ours)
+torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))  # lengths are kept
+print("rope(x) equals gptcourse.positions.RotaryEmbedding, and keeps every norm")
+
+# %% [markdown]
+# Now the property that matters, for a whole head: put the same query vector $q$ at
+# every position and the same key vector $k$ at every position. With RoPE, the score
+# matrix $S_{mn}$ is constant along each diagonal $n - m = \text{const}$; with the
+# position vectors added instead, it is not.
+
+# %%
+T, d = 64, 32
+torch.manual_seed(1)
+q, k = torch.randn(d, dtype=torch.float64), torch.randn(d, dtype=torch.float64)
+S_rope = rope(q.expand(T, d)) @ rope(k.expand(T, d)).T  # (T, T)
+pe = sinusoidal_encoding(T, d, dtype=torch.float64)
+S_added = (q + pe) @ (k + pe).T
+
+for n_minus_m in range(-(T - 1), T):
+    diagonal = S_rope.diagonal(n_minus_m)  # every (m, m + n_minus_m)
+    constant = diagonal[:1].expand_as(diagonal)
+    torch.testing.assert_close(diagonal, constant, rtol=0, atol=1e-12)
+spread = (S_added.diagonal(3) - S_added.diagonal(3)[0]).abs().max()
+print("RoPE: every diagonal is constant")
+print(f"added positions: the scores on diagonal n - m = 3 vary by {spread:.2f}")
+assert spread > 0.1
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+panels = {"RoPE": S_rope, "added sinusoidal": S_added}
+for ax, (title, S) in zip(axes, panels.items(), strict=True):
+    ax.imshow(S.numpy(), cmap="RdBu_r")
+    ax.set_title(f"{title}: score of query at $m$, key at $n$")
+    ax.set_xlabel("key position $n$")
+    ax.set_ylabel("query position $m$")
+plt.show()
+
+# %% [markdown]
+# Since scores see only offsets, moving a whole sequence to other positions changes no
+# attention weight. The package's `RotaryEmbedding` takes
+# explicit positions for that (the same mechanism lets generation continue a sequence):
+
+# %%
+rotary = RotaryEmbedding(head_dim=16, max_len=1000)
+torch.manual_seed(0)
+q, k, v = torch.randn(3, 1, 2, 8, 16, dtype=torch.float64)  # (B, H, T, head_dim)
+weights = {}
+for start in (0, 100, 900):
+    p = torch.arange(start, start + 8)
+    q_rotated, k_rotated = rotary(q, p), rotary(k, p)
+    _, w = scaled_dot_product_attention(q_rotated, k_rotated, v, causal=True)
+    weights[start] = w
+torch.testing.assert_close(weights[0], weights[100])
+torch.testing.assert_close(weights[0], weights[900])
+print("attention weights at positions 0..7, 100..107 and 900..907 are identical")
+
+# %% [markdown]
+# ### Is it the RoPE of Llama?
+#
+# Hugging Face's `transformers` implements RoPE for Llama with one difference of
+# convention: it pairs dimension $i$ with $i + d/2$ (its `rotate_half`) where we pair
+# $2i$ with $2i + 1$. Rearranging the dimensions turns one convention into the other;
+# since a score is a sum over dimensions, both give the same scores, and a model learns
+# the same thing with either. We build Llama's rotary module from a small configuration
+# (no weights are involved) and compare:
+
+# %%
+from transformers import LlamaConfig
+from transformers.models.llama import modeling_llama
+
+config = LlamaConfig(
+    hidden_size=64,
+    num_attention_heads=4,
+    head_dim=16,  # the width of one head: RoPE's d
+    max_position_embeddings=32,
+)
+llama_rope = modeling_llama.LlamaRotaryEmbedding(config)
+torch.manual_seed(0)
+q, k = torch.randn(2, 1, 4, 32, 16)  # (B, H, T, head_dim)
+# Our pair i, dimensions (2i, 2i + 1), goes to dimensions (i, i + 8):
+halves = torch.cat([torch.arange(0, 16, 2), torch.arange(1, 16, 2)])
+
+cos, sin = llama_rope(q, position_ids=torch.arange(32)[None])
+apply_rope = modeling_llama.apply_rotary_pos_emb
+q_llama, k_llama = apply_rope(q[..., halves], k[..., halves], cos, sin)
+rotary = RotaryEmbedding(head_dim=16, max_len=32)
+torch.testing.assert_close(q_llama, rotary(q)[..., halves])
+torch.testing.assert_close(
+    q_llama @ k_llama.transpose(-2, -1), rotary(q) @ rotary(k).transpose(-2, -1)
+)
+print("Llama's RoPE in transformers = ours, up to the order of the dimensions")
+print("and the scores are equal")
+
+# %% [markdown]
+# ## What happens beyond the trained length?
+#
+# A learned table has no row for a position it was not built with, as we saw. The
+# sinusoidal and rotary encodings are formulas, defined at every position. But defined
+# is not understood: a model trained on short sequences has never seen the vectors, or
+# the angles between queries and keys, that long sequences produce.
+#
+# A small experiment shows what happens. The task needs positions: copy a sequence.
+# The model reads $n$ random symbols, a separator, and must then repeat them, so the
+# token to predict at each step is the one exactly $n + 1$ positions back. We train a
+# small two-layer causal Transformer, of the kind the next chapters build, on copies of
+# length $n \le 12$ (sequences of at most 24 tokens), three times: with sinusoidal,
+# learned and rotary positions. Then we ask all three to copy up to 24 symbols. The
+# learned model gets a table of 48 rows so that it can run at all; rows 24 to 47 are
+# never used in training.
+
+# %%
+SYMBOLS, SEP = 8, 8  # symbols 0..7 to copy, then the separator's id
+TRAIN_N, TEST_N = 12, 24  # train on copies of n <= 12 symbols, test up to n = 24
+MAX_LEN = 2 * TEST_N  # a copy of n symbols is an input of 2n tokens
+
+
+def copy_batch(n: int, batch_size: int, generator: torch.Generator):
+    """Inputs [a_1..a_n, SEP, a_1..a_{n-1}] (B, 2n) and targets a (B, n).
+
+    The targets are predicted at positions n .. 2n - 1 (the separator predicts a_1).
+    """
+    a = torch.randint(0, SYMBOLS, (batch_size, n), generator=generator)
+    x = torch.cat([a, torch.full((batch_size, 1), SEP), a[:, :-1]], dim=1)
+    return x, a
+
+
+x, a = copy_batch(5, 1, torch.Generator().manual_seed(0))
+print("input:", x[0].tolist(), " targets at positions 5..9:", a[0].tolist())
+
+# %% [markdown]
+# The model: token embeddings, then the positions (added to the embeddings, or applied
+# as rotations inside attention), two blocks of causal attention and a small MLP, each
+# with a residual connection and layer normalisation, and a linear read-out.
+
+
+# %%
+class Block(nn.Module):
+    """A pre-norm Transformer block; with `rope`, queries and keys are rotated."""
+
+    def __init__(self, d_model: int, n_heads: int, rope: RotaryEmbedding | None):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(d_model)
+        self.attn = CausalSelfAttention(d_model, n_heads)
+        self.rope = rope
+        self.norm2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+        )
+
+    def attend(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        a = self.attn
+        q, k, v = a.qkv_proj(x).split(x.shape[-1], dim=-1)
+        q, k, v = a.split_heads(q), a.split_heads(k), a.split_heads(v)  # (B, H, T, D)
+        if self.rope is not None:  # rotate the queries and keys, not the values
+            q, k = self.rope(q), self.rope(k)
+        out, _ = scaled_dot_product_attention(q, k, v, causal=True)
+        return a.out_proj(a.merge_heads(out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attend(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyTransformer(nn.Module):
+    def __init__(self, position: str, d_model: int = 32, n_heads: int = 4):
+        super().__init__()
+        self.embed = nn.Embedding(SYMBOLS + 1, d_model)
+        self.add_positions = nn.Identity()
+        rope = None
+        if position == "sinusoidal":
+            self.add_positions = SinusoidalPositionalEncoding(MAX_LEN, d_model)
+        elif position == "learned":
+            self.add_positions = LearnedPositionalEmbedding(MAX_LEN, d_model)
+        else:  # rotary: nothing is added, queries and keys turn in every block
+            rope = RotaryEmbedding(d_model // n_heads, MAX_LEN)
+        blocks = [Block(d_model, n_heads, rope) for _ in range(2)]  # two layers
+        self.blocks = nn.Sequential(*blocks)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, SYMBOLS + 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V) logits
+        h = self.blocks(self.add_positions(self.embed(x)))
+        return self.head(self.norm(h))
+
+
+def train(position: str, steps: int = 1200) -> TinyTransformer:
+    torch.manual_seed(0)
+    model = TinyTransformer(position)
+    # No weight decay: a row of the learned table that is never used never moves.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        n = int(torch.randint(1, TRAIN_N + 1, (), generator=generator))
+        x, a = copy_batch(n, batch_size=32, generator=generator)
+        logits = model(x)[:, n:]  # (B, n, V): the predictions of the copy
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), a.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return model
+
+
+@torch.no_grad()
+def copy_accuracy(model: TinyTransformer, n: int) -> float:
+    """The fraction of n symbols copied right, over 256 new sequences."""
+    x, a = copy_batch(n, 256, torch.Generator().manual_seed(1000 + n))
+    return (model(x)[:, n:].argmax(-1) == a).float().mean().item()
+
+
+# A model this small gains nothing from several CPU threads, and loses a lot when the
+# cores are busy with something else: train on one.
+torch.set_num_threads(1)
+kinds = ["sinusoidal", "learned", "rotary"]
+models = {kind: train(kind) for kind in kinds}
+lengths = list(range(1, TEST_N + 1))
+accuracy = {kind: [copy_accuracy(models[kind], n) for n in lengths] for kind in kinds}
+
+# %% [markdown]
+# Within the lengths it was trained on, each model copies almost perfectly. Beyond them,
+# all three break down: the sinusoidal and learned ones as soon as the sequences get
+# longer, the rotary one more gradually. At twice the trained length none of them is
+# far above guessing (one chance in 8):
+
+# %%
+fig, ax = plt.subplots(figsize=(8, 4))
+ax.axvspan(0.5, TRAIN_N + 0.5, color="gray", alpha=0.15, label="trained lengths")
+for kind in kinds:
+    ax.plot(lengths, accuracy[kind], "o-", markersize=3, label=kind)
+ax.axhline(1 / SYMBOLS, color="black", linestyle=":", label="guessing")
+ax.set_xlabel("length $n$ of the sequence to copy")
+ax.set_ylabel("symbols copied right")
+ax.set_ylim(0, 1.02)
+ax.set_title("Trained on n ≤ 12, tested up to n = 24")
+ax.legend(loc="lower left")
+plt.show()
+
+# %% [markdown]
+# The exact numbers depend a little on the machine (training accumulates rounding
+# differences), so we assert only what the plot shows, and print the averages for this
+# run:
+
+# %%
+for kind in kinds:
+    inside = sum(accuracy[kind][:TRAIN_N]) / TRAIN_N
+    at_double = sum(accuracy[kind][-4:]) / 4
+    assert inside > 0.9 and at_double < 0.6, (kind, inside, at_double)
+print("every model: above 90% within the trained lengths, below 60% at twice them")
+
+# %% tags=["nbval-ignore-output"]
+for kind in kinds:
+    inside = sum(accuracy[kind][:TRAIN_N]) / TRAIN_N
+    at_double = sum(accuracy[kind][-4:]) / 4
+    print(f"{kind:>10}: n <= 12: {inside:.0%}, n = 21..24: {at_double:.0%}")
+
+# %% [markdown]
+# ### What did the learned table learn?
+#
+# The rows of the learned model's position table, compared by cosine similarity: the 24
+# rows used in training (positions 0 to 23) have organised themselves, with neighbouring
+# positions similar and the similarity fading with distance, as for the sinusoids. Rows
+# 24 to 47 never received a gradient: they are still exactly the random vectors they
+# started as, which is why the learned model fails beyond length 12.
+
+# %%
+table = models["learned"].add_positions.table.weight.detach()  # (48, 32)
+torch.manual_seed(0)
+initial = TinyTransformer("learned").add_positions.table.weight.detach()  # as train()
+assert torch.equal(table[24:], initial[24:])  # never used in training: unchanged
+assert not torch.equal(table[:24], initial[:24])
+
+unit = table / table.norm(dim=1, keepdim=True)
+fig, ax = plt.subplots(figsize=(5, 4))
+im = ax.imshow((unit @ unit.T).numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+ax.axhline(23.5, color="black", linewidth=0.8)
+ax.axvline(23.5, color="black", linewidth=0.8)
+ax.set_xlabel("position")
+ax.set_ylabel("position")
+ax.set_title("Cosine similarity of learned position vectors")
+fig.colorbar(im, ax=ax)
+plt.show()
+
+# %% [markdown]
+# So a model is used at the lengths it was trained at: GPT-2 at up to 1024 tokens,
+# and models with longer contexts are trained (or fine-tuned) at those lengths.
+# Stretching a rotary model's context is an active subject: *position interpolation*
+# (Chen et al., 2023) and *YaRN* (Peng et al., 2023) rescale the rotation angles so that
+# long sequences produce angles the model has seen, then fine-tune briefly at the new
+# length, while ALiBi (Press et al., 2022) replaces position vectors by a penalty on
+# attention scores that grows with distance, designed to extrapolate.
+#
+# The GPT we build next uses GPT-2's learned table.
+#
+# ## Exercises
+#
+# The exercises for this chapter are in
+# {doc}`its exercise notebook <../exercises/solutions/05_positional_encoding>`, and in
+# `exercises/05_positional_encoding.ipynb` to work through in JupyterLab.

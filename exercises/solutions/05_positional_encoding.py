@@ -1,0 +1,215 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Exercises: positional encoding
+#
+# Each exercise asks for a function and then checks it: the last line of its cell calls
+# a check from `gptcourse.checks`, which runs your function on several inputs and says
+# what is wrong, if anything.
+
+# %%
+import math
+
+import torch
+
+from gptcourse.checks import ch05 as check
+
+# %% [markdown]
+# ```{exercise} The encoding of one position
+# :label: ex-05-sinusoidal-position
+#
+# Write `sinusoidal_position(p, d_model)`, which returns the sinusoidal encoding of
+# position `p` as a tensor of shape `(d_model,)`, straight from the formula
+# $\mathrm{PE}(p, 2i) = \sin(p / 10000^{2i/d})$ and
+# $\mathrm{PE}(p, 2i+1) = \cos(p / 10000^{2i/d})$, with $d$ = `d_model` (even).
+# ```
+
+# %% [markdown]
+# ```{solution-start} ex-05-sinusoidal-position
+# :class: dropdown
+# ```
+
+# %% [markdown]
+# Pair $i$ has the angle $p / 10000^{2i/d}$; its sine goes to the even dimension $2i$
+# and its cosine to the odd dimension $2i + 1$, which slicing with steps of 2 does in
+# one line each.
+
+
+# %%
+def sinusoidal_position(p: int, d_model: int) -> torch.Tensor:
+    """The sinusoidal encoding of position p, shape (d_model,)."""
+    # BEGIN SOLUTION
+    i = torch.arange(d_model // 2, dtype=torch.float64)  # the pair index
+    angle = p / 10000 ** (2 * i / d_model)  # (d_model/2,)
+    pe = torch.empty(d_model, dtype=torch.float64)
+    pe[0::2] = torch.sin(angle)
+    pe[1::2] = torch.cos(angle)
+    return pe
+    # END SOLUTION
+
+
+check.sinusoidal_position(sinusoidal_position)
+print(sinusoidal_position(1, 8).numpy().round(4))
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} The matrix that moves a position
+# :label: ex-05-shift-matrix
+#
+# For every offset $k$ there is a matrix $M_k$ with
+# $\mathrm{PE}(p + k) = M_k\,\mathrm{PE}(p)$ at every position $p$. Write
+# `shift_matrix(k, d_model)`, which returns it as a `(d_model, d_model)` tensor. Start
+# from $\sin(a + b)$ and $\cos(a + b)$ for one pair of dimensions.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ex-05-shift-matrix
+# :class: dropdown
+# ```
+
+# %% [markdown]
+# With $\omega_i = 10000^{-2i/d}$, $\sin((p + k)\omega) = \sin p\omega \cos k\omega +
+# \cos p\omega \sin k\omega$ and $\cos((p + k)\omega) = \cos p\omega \cos k\omega -
+# \sin p\omega \sin k\omega$. So the block of pair $i$ has rows $(\cos k\omega_i,
+# \sin k\omega_i)$ and $(-\sin k\omega_i, \cos k\omega_i)$, and $M_k$ is
+# block-diagonal: each pair only ever mixes with itself.
+
+
+# %%
+def shift_matrix(k: int, d_model: int) -> torch.Tensor:
+    """M_k of shape (d_model, d_model), with PE(p + k) = M_k @ PE(p)."""
+    # BEGIN SOLUTION
+    M = torch.zeros(d_model, d_model, dtype=torch.float64)
+    for i in range(d_model // 2):
+        angle = k / 10000 ** (2 * i / d_model)
+        c, s = math.cos(angle), math.sin(angle)
+        M[2 * i, 2 * i], M[2 * i, 2 * i + 1] = c, s  # new sin
+        M[2 * i + 1, 2 * i], M[2 * i + 1, 2 * i + 1] = -s, c  # new cos
+    return M
+    # END SOLUTION
+
+
+check.shift_matrix(shift_matrix)
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Rotary embeddings
+# :label: ex-05-rope
+#
+# Write `rope(x, base)` for a tensor `x` of shape `(T, d)` whose row $t$ is the query
+# (or key) at position $t$. It returns a tensor of the same shape in which each pair of
+# dimensions $(2i, 2i + 1)$ of row $t$ is rotated by the angle $t\,\theta_i$, with
+# $\theta_i = \text{base}^{-2i/d}$: the pair $(a, b)$ becomes
+# $(a\cos\alpha - b\sin\alpha,\; a\sin\alpha + b\cos\alpha)$. Do not use
+# `gptcourse.positions`.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ex-05-rope
+# :class: dropdown
+# ```
+
+# %% [markdown]
+# The angles form a `(T, d/2)` table, position times frequency; the even and odd
+# dimensions are the two coordinates of each pair.
+
+
+# %%
+def rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
+    """x: (T, d) -> (T, d), each pair (2i, 2i + 1) of row t rotated by t * base^(-2i/d)."""
+    # BEGIN SOLUTION
+    T, d = x.shape
+    theta = base ** (-torch.arange(0, d, 2, dtype=x.dtype) / d)  # (d/2,)
+    angle = torch.arange(T, dtype=x.dtype)[:, None] * theta  # (T, d/2)
+    a, b = x[:, 0::2], x[:, 1::2]
+    out = torch.empty_like(x)
+    out[:, 0::2] = a * angle.cos() - b * angle.sin()
+    out[:, 1::2] = a * angle.sin() + b * angle.cos()
+    return out
+    # END SOLUTION
+
+
+check.rope(rope)
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Which layers know the order?
+# :label: ex-05-equivariance
+#
+# A function `f` from a sequence `x` of shape `(T, d)` to one of shape `(T, d')` is
+# *permutation equivariant* when `f(x[perm])` equals `f(x)[perm]` for every reordering
+# `perm` of the rows. Write `is_permutation_equivariant(f, x)`, which tries a few random
+# permutations and returns `True` or `False`. The check runs it on several layers:
+# attention with and without a mask, with and without positions, and others. Before
+# running it, guess which ones are equivariant.
+# ```
+
+# %% [markdown]
+# ```{solution-start} ex-05-equivariance
+# :class: dropdown
+# ```
+
+# %% [markdown]
+# Self-attention without a mask, a layer applied to each token separately, and the
+# average of all tokens are equivariant; adding positions, a causal mask, a running sum
+# and reversing are not. Floating-point sums in another order differ in the last bits,
+# so the comparison needs a tolerance.
+
+
+# %%
+def is_permutation_equivariant(f, x: torch.Tensor, trials: int = 5) -> bool:
+    """Whether f(x[perm]) == f(x)[perm] for `trials` random permutations of x's rows."""
+    # BEGIN SOLUTION
+    generator = torch.Generator().manual_seed(0)
+    y = f(x)
+    for _ in range(trials):
+        perm = torch.randperm(len(x), generator=generator)
+        if not torch.allclose(f(x[perm]), y[perm], atol=1e-5):
+            return False
+    return True
+    # END SOLUTION
+
+
+check.is_permutation_equivariant(is_permutation_equivariant)
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+
+# %% [markdown]
+# ```{exercise} Why not rotate the values?
+# :label: ex-05-rope-values
+#
+# RoPE rotates the queries and the keys, but not the values. What would go wrong if the
+# value at position $n$ were rotated by $n\theta_i$ too?
+# ```
+
+# %% [markdown]
+# ```{solution} ex-05-rope-values
+# :class: dropdown
+#
+# Positions are needed only to decide *how much* each token is attended to, and the
+# score $q_m \cdot k_n$ already sees the offset $n - m$. The output is a weighted sum of
+# values; if the value at position $n$ were rotated by $n\theta_i$, each term would be
+# expressed in a frame turned by its own absolute position, and the same content would
+# produce a different output depending on where the sequence starts. The output would
+# depend on absolute positions again, which is what RoPE set out to avoid (and the
+# layers after attention would have to undo the rotations).
+# ```
