@@ -343,8 +343,9 @@ print(add_positions, "->", tuple(add_positions(x).shape))
 #
 # where $E$ is the token embedding table and $L$ is `max_len`.
 #
-# The table is trained with the rest of the model. GPT-2's has 1024 rows of 768 numbers
-# (Hugging Face calls it `wpe`, and its configuration `n_positions` and `n_embd`):
+# The table is trained with the rest of the model. Every size of GPT-2 has 1024 rows;
+# GPT-2 small's rows have 768 numbers (Hugging Face calls the table `wpe`, and the sizes
+# `n_positions` and `n_embd`):
 
 # %%
 import warnings
@@ -364,9 +365,9 @@ torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])  # row p at positi
 
 # %% [markdown]
 # What do these vectors learn? Nothing forces them to be smooth or periodic, but
-# analyses of GPT-2's trained table (Wang and Chen, 2020) find smooth, wave-like columns
-# and neighbouring positions with similar vectors: training rediscovers something close
-# to the sinusoids.
+# analyses of GPT-2's trained table (for instance Wang and Chen, 2020) find that they
+# vary smoothly with the position, with wave-like patterns, and that neighbouring
+# positions get similar vectors: training finds something reminiscent of the sinusoids.
 # We will train such a table at the end of this chapter and look at it.
 #
 # A learned table has a hard limit: row `max_len` does not exist. GPT-2 cannot read
