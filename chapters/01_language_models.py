@@ -496,11 +496,11 @@ plt.show()
 # q(\cdot \mid i)\big) \ \ge 0,
 # $$
 #
-# where $N_i$ is how often $i$ occurs as a current character. A KL divergence is zero
-# only when the two distributions agree, so counting finds the best table on the
-# training text, and training the neural model is a slower way to find it.
-# We check the identity on our trained model, and that the neural model with the
-# count model's log-probabilities as its logits *is* the count model:
+# where $N_i$ is how often $i$ occurs as a current character and $N = \sum_i N_i$. A KL
+# divergence is zero only when the two distributions agree, so counting finds the best
+# table on the training text, and training the neural model is a slower way to find it.
+# We check the identity on our trained model, and that the neural model with the count
+# model's log-probabilities as its logits *is* the count model:
 
 # %%
 log_q = model.log_probs().double()
@@ -586,14 +586,15 @@ assert math.isclose(H_train[1], H_count_train, rel_tol=1e-9)
 assert math.isclose(H_val_1[1], H_count_val, rel_tol=1e-5)
 
 # %%
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
 ax.plot(ks, H_train, "o-", label="train (the text it counted)")
 ax.plot(ks, H_val, "o-", label="validation, alpha = 0.01")
 ax.plot(ks, H_val_1, "o--", label="validation, alpha = 1")
 ax.set_xlabel("characters of context, k")
 ax.set_ylabel("cross-entropy (nats)")
 ax.set_title("More context: train keeps improving, validation does not")
-ax.legend()
+ax.set_ylim(0, 4.7)
+ax.legend(loc="upper center")
 ax2.plot(ks, seen, "o-", color="tab:purple")
 ax2.set_xlabel("characters of context, k")
 ax2.set_ylabel("share of validation positions")
@@ -711,6 +712,11 @@ def attend_from_last(X: torch.Tensor) -> torch.Tensor:
     return a @ Vals
 
 
+# The formula is what PyTorch's attention computes (it also scales by 1/sqrt(d)):
+X = Xs[0]
+torch_attention = F.scaled_dot_product_attention(X[-1:] @ W_q, X @ W_k, X @ W_v)  # (1, d)
+torch.testing.assert_close(attend_from_last(X), torch_attention[0])
+
 J = vmap(jacrev(attend_from_last))(Xs)  # (64, d, T + 1, d): dy_T / dx_t for every t
 norms = torch.linalg.matrix_norm(J.permute(0, 2, 1, 3), ord=2)  # (64, T + 1)
 attention_norms = norms.mean(dim=0).flip(0)  # (T + 1,): averaged, indexed by distance T - t
@@ -727,8 +733,9 @@ ax.legend(fontsize=8)
 plt.show()
 curves = {f"RNN, rho = {rho}": norms for rho, norms in rnn_norms.items()}
 curves["attention"] = attention_norms
+print("gradient from 60 steps back / gradient from 1 step back:")
 for label, norms in curves.items():
-    print(f"{label:14}  gradient from 60 steps back / from 1 step back: {norms[60] / norms[1]:.1e}")
+    print(f"  {label:15} {norms[60] / norms[1]:.1e}")
 ratio = {label: (norms[60] / norms[1]).item() for label, norms in curves.items()}
 assert ratio["RNN, rho = 0.5"] < 1e-28 and ratio["RNN, rho = 1.0"] < 1e-12
 assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
@@ -827,8 +834,8 @@ published = [
     ("GPT-3", 2020, 96, 12288, 96, 50257, 2048, True, "175.0B"),
 ]
 sizes = {}
-row = "{:12} {:>4} {:>2} {:>7} {:>7} {:>8} {:>15}  {}"
-print(row.format("model", "year", "L", "width", "vocab", "context", "parameters", "published"))
+row = "{:12} {:>4} {:>2} {:>7} {:>7} {:>7} {:>15}  {}"
+print(row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper"))
 for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in published:
     sizes[name] = gpt_parameters(L, width, vocab_size, n_ctx, final_norm)
     Config, Model = (
@@ -857,12 +864,8 @@ ax.barh(names, [sizes[n] for n in names], color=["tab:blue", "tab:orange", "tab:
 ax.set_xscale("log")
 ax.invert_yaxis()
 for i, n in enumerate(names):
-    ax.text(
-        sizes[n] * 1.15,
-        i,
-        f"{sizes[n] / 1e9:.3g}B" if sizes[n] >= 1e9 else f"{sizes[n] / 1e6:.1f}M",
-        va="center",
-    )
+    label = f"{sizes[n] / 1e9:.3g}B" if sizes[n] >= 1e9 else f"{sizes[n] / 1e6:.1f}M"
+    ax.text(sizes[n] * 1.15, i, label, va="center")
 ax.set_xlim(5e7, 2e12)
 ax.set_xlabel("parameters (log scale)")
 ax.set_title("Parameters of the GPT family, counted from their configurations")
