@@ -5,7 +5,7 @@
 #   make test                 every test: lint, stale files, unit tests, nbval, exercises, book
 #   make lab                  JupyterLab on the exercises
 #   make record [NB=path]     re-execute notebooks and store their outputs
-#   make exercises            regenerate the learner's exercise notebooks
+#   make exercises [NB=path]  regenerate the learner's exercise notebooks
 #   make lock                 re-resolve requirements/dev.txt from requirements/dev.in
 
 PYTHON ?= python3
@@ -69,7 +69,7 @@ record: venv
 	$(PY) tools/notebooks.py record $(NB)
 
 exercises: venv
-	$(PY) tools/exercises.py generate
+	$(PY) tools/exercises.py generate $(NB)
 
 lock:
 	uv pip compile --universal --python-version 3.10 requirements/dev.in -o requirements/dev.txt

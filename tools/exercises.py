@@ -1,7 +1,7 @@
 """Generate the learner's exercise notebooks from their sources, which hold the solutions.
 
-    python tools/exercises.py generate   # exercises/solutions/NN_*.py -> exercises/NN_*.ipynb
-    python tools/exercises.py check      # fail when a generated notebook is stale
+    python tools/exercises.py generate [PATH ...]  # write exercises/NN_*.ipynb from its source
+    python tools/exercises.py check    [PATH ...]  # fail when a generated notebook is stale
 
 One source per exercise notebook, ``exercises/solutions/NN_name.py`` (jupytext
 ``py:percent``, paired with an executed ``.ipynb`` that the book renders). In it:
@@ -193,9 +193,16 @@ def target_of(src: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["generate", "check"])
+    parser.add_argument(
+        "paths", nargs="*", help="exercise sources or notebooks (default: every one)"
+    )
     args = parser.parse_args(argv)
+    chosen = [SOURCES / (Path(p).stem + ".py") for p in args.paths] or sources()
+    for src in chosen:
+        if not src.is_file():
+            parser.error(f"no exercise source {src.relative_to(ROOT)}")
     stale = []
-    for src in sources():
+    for src in chosen:
         text = _serialise(learner_notebook(src))
         target = target_of(src)
         if args.command == "generate":
@@ -205,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         elif not target.is_file() or target.read_text(encoding="utf-8") != text:
             stale.append(target.relative_to(ROOT))
     generated = {target_of(src).name for src in sources()}
-    orphans = [p for p in OUTPUT.glob("[0-9][0-9]_*.ipynb") if p.name not in generated]
+    orphans = (
+        []
+        if args.paths
+        else [p for p in OUTPUT.glob("[0-9][0-9]_*.ipynb") if p.name not in generated]
+    )
     if args.command == "generate":
         for orphan in orphans:
             orphan.unlink()
@@ -218,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if stale or orphans:
         print("Regenerate the learner's notebooks with: make exercises")
         return 1
-    print(f"{len(sources())} learner notebooks are up to date with their sources.")
+    print(f"{len(chosen)} learner notebooks are up to date with their sources.")
     return 0
 
 
