@@ -8,6 +8,7 @@ Each module holds the finished version of one part that a chapter builds:
 - :mod:`gptcourse.gpt2_tokenizer` -- GPT-2's own tokenizer, loaded offline.
 - :mod:`gptcourse.batches` -- token ids to (input, target) training batches.
 - :mod:`gptcourse.bigram` -- bigram language models, counted and learned.
+- :mod:`gptcourse.attention` -- scaled dot-product, multi-head and causal self-attention.
 - :mod:`gptcourse.positions` -- where tokens are: sinusoidal, learned and rotary positions.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
 
