@@ -20,18 +20,12 @@
 # learn; and counts what heads cost.
 
 # %%
-import warnings
-
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
-
-# transformers loads tqdm.auto, which warns without ipywidgets
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="IProgress not found")
-    from transformers import GPT2Config, GPT2Model
+from transformers import GPT2Config, GPT2Model
 
 from gptcourse import data
 from gptcourse.attention import (
