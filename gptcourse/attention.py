@@ -223,7 +223,12 @@ class MultiHeadAttention(nn.Module):
 
         Returns:
             ``y`` of shape ``(B, T, d_model)``; with ``return_weights``, ``(y, weights)``
-            with ``weights`` of shape ``(B, H, T, T)``.
+            with ``weights`` of shape ``(B, H, T, T)`` (before dropout, so that each row
+            sums to 1).
+
+        Without ``return_weights`` the heads run in
+        :func:`torch.nn.functional.scaled_dot_product_attention`, PyTorch's fused
+        kernel, which computes the same thing without storing the weights.
         """
         if x.dim() != 3 or x.shape[-1] != self.d_model:
             raise ValueError(
