@@ -41,8 +41,9 @@ from gptcourse.positions import (
 # %% [markdown]
 # ## Does attention know the order of its inputs?
 #
-# Take self-attention without a mask, as built in the previous chapters: the input is a
-# matrix $X$ whose $T$ rows are token vectors, and
+# Take self-attention without a mask, as built in
+# {doc}`chapter 3 <../chapters/03_self_attention>`: the input is a matrix $X$ whose $T$
+# rows are token vectors, and
 #
 # $$
 # \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right) XW_V .
@@ -58,9 +59,10 @@ from gptcourse.positions import (
 # $$
 #
 # Permuting the input permutes the output, and nothing else changes: self-attention is
-# *permutation equivariant*. Several heads and the output projection, which act on each
-# token separately, do not change that. Here it is with the course's multi-head
-# attention and random weights:
+# *permutation equivariant*. The heads of
+# {doc}`chapter 4 <../chapters/04_multi_head_attention>` and their output projection,
+# which acts on each token separately, do not change that. Here it is with the course's
+# multi-head attention and random weights:
 
 # %%
 torch.manual_seed(0)
@@ -110,7 +112,7 @@ torch.testing.assert_close(out_b, out_a[[2, 1, 0]])
 # (here with the sinusoidal vectors of the next section):
 
 # %%
-positions = sinusoidal_encoding(max_len=3, d_model=16)  # (T, d_model): a row each
+positions = sinusoidal_encoding(max_len=3, d_model=16)  # (T, d_model)
 with torch.no_grad():
     pos_a = attn(embed_sentence("dog bites man") + positions)[0]
     pos_b = attn(embed_sentence("man bites dog") + positions)[0]
@@ -202,7 +204,7 @@ left.set_title("Sinusoidal encoding, 128 positions, d = 64")
 fig.colorbar(im, ax=left)
 for dim in (8, 16, 24, 32):
     wavelength = 2 * math.pi * 10000 ** (dim / 64)  # dim = 2i: 2 pi 10000^(2i/d)
-    right.plot(pe[:, dim].numpy(), label=f"dim {dim}: wavelength {wavelength:.0f}")
+    right.plot(pe[:, dim].numpy(), label=f"dim {dim}, wavelength {wavelength:.0f}")
 right.set_xlabel("position $p$")
 right.set_title("Some even columns: sines of growing wavelength")
 right.legend(loc="lower left", fontsize=8)
@@ -265,7 +267,8 @@ plt.show()
 
 # %%
 def shift_matrix(k: int, d_model: int) -> torch.Tensor:
-    omega = 10000 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    omega = 10000 ** (-two_i / d_model)
     blocks = []
     for w in omega.tolist():  # one 2x2 block per pair of dimensions
         c, s = math.cos(k * w), math.sin(k * w)
@@ -277,7 +280,8 @@ pe = sinusoidal_encoding(1000, 32, dtype=torch.float64)
 eye = torch.eye(32, dtype=torch.float64)
 for k in (1, 5, 37, 500):
     M = shift_matrix(k, 32)
-    torch.testing.assert_close(M, sinusoidal_shift_matrix(k, 32, dtype=torch.float64))
+    M_package = sinusoidal_shift_matrix(k, 32, dtype=torch.float64)
+    torch.testing.assert_close(M, M_package)
     # Row p + k equals M_k @ row p, for all p at once:
     torch.testing.assert_close(pe[k:], pe[:-k] @ M.T)
     torch.testing.assert_close(M @ M.T, eye)  # a rotation: M_k^T = M_k^-1 = M_-k
@@ -302,7 +306,8 @@ gram = pe @ pe.T  # (256, 256): every PE(p) . PE(q)
 omega = 10000 ** (-torch.arange(0, 64, 2, dtype=torch.float64) / 64)
 offset = torch.arange(256)[:, None] - torch.arange(256)[None, :]  # p - q
 torch.testing.assert_close(gram, torch.cos(offset[..., None] * omega).sum(-1))
-print(f"PE(p) . PE(p) = {gram[0, 0]:.1f} = d/2; PE(p) . PE(q) depends on p - q only")
+print(f"PE(p) . PE(p) = {gram[0, 0]:.1f} = d/2 at every p")
+print("PE(p) . PE(q) is a function of p - q")
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
 im = left.imshow(gram.numpy(), cmap="viridis")
@@ -348,9 +353,6 @@ print(add_positions, "->", tuple(add_positions(x).shape))
 # `n_positions` and `n_embd`):
 
 # %%
-import warnings
-
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, in notebooks
 from transformers import GPT2Config
 
 config = GPT2Config()  # GPT-2 small's sizes; no weights are downloaded
@@ -361,7 +363,7 @@ print(f"GPT-2's position table: {shape}, {n_params:,} parameters")
 assert n_params == 1024 * 768
 
 x = torch.randn(2, 10, 768)  # token embeddings, (B, T, d_model)
-torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])  # row p at position p
+torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])
 
 # %% [markdown]
 # What do these vectors learn? Nothing forces them to be smooth or periodic, but
@@ -445,7 +447,7 @@ x = torch.randn(64, 32, dtype=torch.float64)
 rotary = RotaryEmbedding(head_dim=32, max_len=64)
 ours = rotary(x[None, None])[0, 0]  # it takes (B, H, T, head_dim)
 torch.testing.assert_close(rope(x), ours)
-torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))  # lengths are kept
+torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))
 print("rope(x) equals gptcourse.positions.RotaryEmbedding, and keeps every norm")
 
 # %% [markdown]
@@ -562,7 +564,7 @@ MAX_LEN = 2 * TEST_N  # a copy of n symbols is an input of 2n tokens
 def copy_batch(n: int, batch_size: int, generator: torch.Generator):
     """Inputs [a_1..a_n, SEP, a_1..a_{n-1}] (B, 2n) and targets a (B, n).
 
-    The targets are predicted at positions n .. 2n - 1 (the separator predicts a_1).
+    Targets are predicted at positions n .. 2n - 1 (the separator predicts a_1).
     """
     a = torch.randint(0, SYMBOLS, (batch_size, n), generator=generator)
     x = torch.cat([a, torch.full((batch_size, 1), SEP), a[:, :-1]], dim=1)
@@ -589,13 +591,15 @@ class Block(nn.Module):
         self.rope = rope
         self.norm2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(
-            nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model)
+            nn.Linear(d_model, 4 * d_model),
+            nn.GELU(),
+            nn.Linear(4 * d_model, d_model),
         )
 
     def attend(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
         a = self.attn
         q, k, v = a.qkv_proj(x).split(x.shape[-1], dim=-1)
-        q, k, v = a.split_heads(q), a.split_heads(k), a.split_heads(v)  # (B, H, T, D)
+        q, k, v = (a.split_heads(t) for t in (q, k, v))  # each (B, H, T, D)
         if self.rope is not None:  # rotate the queries and keys, not the values
             q, k = self.rope(q), self.rope(k)
         out, _ = scaled_dot_product_attention(q, k, v, causal=True)
@@ -623,7 +627,7 @@ class TinyTransformer(nn.Module):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, SYMBOLS + 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V) logits
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V)
         h = self.blocks(self.add_positions(self.embed(x)))
         return self.head(self.norm(h))
 
@@ -658,7 +662,9 @@ torch.set_num_threads(1)
 kinds = ["sinusoidal", "learned", "rotary"]
 models = {kind: train(kind) for kind in kinds}
 lengths = list(range(1, TEST_N + 1))
-accuracy = {kind: [copy_accuracy(models[kind], n) for n in lengths] for kind in kinds}
+accuracy = {}  # kind -> the accuracy at each length
+for kind in kinds:
+    accuracy[kind] = [copy_accuracy(models[kind], n) for n in lengths]
 
 # %% [markdown]
 # Within the lengths it was trained on, each model copies almost perfectly. Beyond them,
@@ -689,7 +695,7 @@ for kind in kinds:
     inside = sum(accuracy[kind][:TRAIN_N]) / TRAIN_N
     at_double = sum(accuracy[kind][-4:]) / 4
     assert inside > 0.9 and at_double < 0.6, (kind, inside, at_double)
-print("every model: above 90% within the trained lengths, below 60% at twice them")
+print("every model: > 90% within the trained lengths, < 60% at twice them")
 
 # %% tags=["nbval-ignore-output"]
 for kind in kinds:
@@ -708,8 +714,8 @@ for kind in kinds:
 
 # %%
 table = models["learned"].add_positions.table.weight.detach()  # (48, 32)
-torch.manual_seed(0)
-initial = TinyTransformer("learned").add_positions.table.weight.detach()  # as train()
+torch.manual_seed(0)  # as in train(): the same initial weights
+initial = TinyTransformer("learned").add_positions.table.weight.detach()
 assert torch.equal(table[24:], initial[24:])  # never used in training: unchanged
 assert not torch.equal(table[:24], initial[:24])
 
