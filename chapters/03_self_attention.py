@@ -381,7 +381,8 @@ for causal in (False, True):
 # Random weights only show the mechanics. To see what attention *learns*, we train the
 # smallest language model that has it, on Tiny Shakespeare, one character per token:
 # an embedding of each character and of its position (a model needs to know where
-# tokens are; a later chapter is about that), one attention head, and a linear map
+# tokens are: {doc}`chapter 5 <../chapters/05_positional_encoding>` is about that),
+# one attention head, and a linear map
 # from its output to a score for every character of the vocabulary. The input is
 # added back to the head's output so that the model still knows the current character
 # whatever the head attends to.
@@ -526,7 +527,8 @@ assert max(range(6), key=lambda delta: by_offset[delta]) == 1
 # through attention, the model predicts from the last two characters; that is why its
 # loss fell below the bigram model's, which sees only the current one. A single head
 # gives each query a single weighted average, so it has to choose one thing to look
-# at; the next chapter lets a layer look at several.
+# at; the {doc}`next chapter <../chapters/04_multi_head_attention>` lets a layer look
+# at several.
 #
 # ## What does attention cost?
 #

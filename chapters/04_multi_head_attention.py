@@ -40,7 +40,8 @@ from gptcourse.char_tokenizer import CharTokenizer
 # %% [markdown]
 # ## Why is one head not enough?
 #
-# The one-head model of the previous chapter learned to look at the character just
+# The one-head model of the {doc}`previous chapter <../chapters/03_self_attention>`
+# learned to look at the character just
 # before the current one. To predict the next character well it would also like to know
 # the one before that, whether a word has just begun, who is speaking. A single softmax
 # cannot serve all of these at once: if a query splits its weight between two

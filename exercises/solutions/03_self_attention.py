@@ -166,5 +166,6 @@ check.attention_weights(attention_weights)
 # bites dog" give the same outputs in a different order, so the model cannot tell them
 # apart. The causal mask breaks the symmetry only in part: in one layer, position $i$
 # sees the first $i$ tokens as a set, without their order. A real model adds
-# information about positions to its inputs, the subject of a later chapter.
+# information about positions to its inputs, the subject of
+# {doc}`chapter 5 <../../chapters/05_positional_encoding>`.
 # ```
