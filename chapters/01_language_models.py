@@ -803,9 +803,6 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 # allocates no memory.
 
 # %%
-import warnings
-
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm, on Jupyter widgets
 from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
 
 

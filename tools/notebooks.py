@@ -88,10 +88,28 @@ def _read_source(src: Path):
 
 
 def _normalise(nb) -> None:
-    """Drop what varies between runs but means nothing (timestamps, Python patch level)."""
+    """Drop what varies between runs but means nothing.
+
+    Timestamps, the Python patch level, and how a cell's printed text happened to be
+    split into messages (consecutive stream outputs are joined, as nbval compares them).
+    """
     nb.metadata.get("language_info", {}).pop("version", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        merged = []
+        for out in cell.get("outputs", []):
+            previous = merged[-1] if merged else None
+            if (
+                out.get("output_type") == "stream"
+                and previous is not None
+                and previous.get("output_type") == "stream"
+                and previous.get("name") == out.get("name")
+            ):
+                previous["text"] += out["text"]
+            else:
+                merged.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = merged
 
 
 def record(src: Path, timeout: int = 900) -> float:
