@@ -773,6 +773,14 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 #   language model does tasks it was never fine-tuned for; GPT-3 that, larger still, it
 #   learns a task from a few examples written in its prompt, without any weight update.
 #
+# ```{important} Two common mistakes
+# GPT is often described as "the encoder part of the Transformer". It is the other part:
+# GPT keeps the *decoder*'s masked self-attention, which lets a position see only the
+# past, exactly what generating text one token at a time requires. BERT is the model
+# built from the encoder. And GPT-3 has 175 *billion* parameters (1750亿), not
+# 17.5 billion: the table below counts them.
+# ```
+#
 # GPT-1 introduced the recipe that all of them follow, in two stages.
 # **Pretraining** trains the model to predict the next token on a large amount of raw
 # text (GPT-1: about 7,000 unpublished books). No labels are needed, the text is its own
