@@ -1,7 +1,10 @@
 """pytest set-up shared by the unit tests and by nbval.
 
 nbval starts each notebook's kernel with this process's environment, so setting the
-kernel environment here makes the tests run notebooks exactly as they were recorded.
+kernel environment here makes the tests run notebooks as they were recorded, except for
+the numeric path: nbval runs PyTorch's portable CPU kernels and MKL's reproducible mode
+(``tools.notebooks.VALIDATE_ENV``), so that an output at the level of rounding noise fails
+on the machine that recorded it instead of on a reader's.
 """
 
 from __future__ import annotations
@@ -10,12 +13,17 @@ from pathlib import Path
 
 from tools.notebooks import apply_kernel_env
 
-apply_kernel_env()
+apply_kernel_env(validate=True)
 SANITIZE = Path(__file__).parent / "nbval_sanitize.cfg"
 
 # Notebook sources are jupytext text files, not modules: never import them as tests
 # (--doctest-modules would), only their stored .ipynb (with --nbval).
 collect_ignore_glob = ["chapters/*.py", "exercises/*.py", "exercises/solutions/*.py"]
+
+#: The reason a browser test gives when it is skipped; the summary below looks for it.
+NO_BROWSER = "no Chromium to open the book with"
+#: The one command that enables the browser checks (Debian and Ubuntu).
+INSTALL_BROWSER = "sudo apt-get install chromium"
 
 _failed_notebooks: set[str] = set()
 
@@ -32,7 +40,18 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Say what to do when a notebook no longer shows what the book shows."""
+    """Say what was skipped for want of a browser, and what to do about changed notebooks."""
+    no_browser = [
+        r for r in terminalreporter.stats.get("skipped", []) if NO_BROWSER in str(r.longrepr)
+    ]
+    if no_browser:
+        terminalreporter.section("rendered-book checks skipped")
+        terminalreporter.write_line(
+            f"{len(no_browser)} checks of the rendered book were skipped: there is no Chromium "
+            "on this machine.\nEverything else ran. To run them too, install it, e.g.\n"
+            f"  {INSTALL_BROWSER}\n"
+            "(CI, with CI=true, requires them.)"
+        )
     if not _failed_notebooks:
         return
     terminalreporter.section("notebooks that changed")

@@ -733,10 +733,10 @@ ax.legend(fontsize=8)
 plt.show()
 curves = {f"RNN, rho = {rho}": norms for rho, norms in rnn_norms.items()}
 curves["attention"] = attention_norms
-print("gradient from 60 steps back / gradient from 1 step back:")
-for label, norms in curves.items():
-    print(f"  {label:15} {norms[60] / norms[1]:.1e}")
 ratio = {label: (norms[60] / norms[1]).item() for label, norms in curves.items()}
+print("gradient from 60 steps back / gradient from 1 step back, as a power of 10:")
+for label, r in ratio.items():
+    print(f"  {label:15} 10^{math.log10(r):.1f}")
 assert ratio["RNN, rho = 0.5"] < 1e-28 and ratio["RNN, rho = 1.0"] < 1e-12
 assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 

@@ -207,8 +207,9 @@ options = {"attn_mask": forbidden, "average_attn_weights": False}
 y_torch, weights_torch = torch_mha(x, x, x, **options)
 torch.testing.assert_close(y_package, y_torch, **tight)
 torch.testing.assert_close(weights_package, weights_torch, **tight)
-largest = (y_package - y_torch).abs().max()
-print(f"largest difference: {largest:.1e}")
+largest = (y_package - y_torch).abs().max().item()
+assert largest < 1e-12
+print("largest difference below 1e-12")
 
 # %% [markdown]
 # ## Is it what GPT-2 computes?
@@ -266,8 +267,9 @@ hook.remove()
 with torch.no_grad():
     y_ours = ours(seen["input"])
 torch.testing.assert_close(y_ours, seen["output"], **tight)
-largest = (y_ours - seen["output"]).abs().max()
-print(f"largest difference from GPT-2's attention: {largest:.1e}")
+largest = (y_ours - seen["output"]).abs().max().item()
+assert largest < 1e-12
+print("largest difference from GPT-2's attention below 1e-12")
 
 # %% [markdown]
 # The causal masking inside `GPT2Model` comes from the model itself here, not from us,

@@ -1,7 +1,9 @@
 """The built book, opened in headless Chromium: math is typeset, figures show, solutions fold.
 
-``make test`` builds the book first and sets ``GPTCOURSE_REQUIRE_BOOK=1``, which turns
-a missing book or a missing browser into a failure instead of a skip.
+``make test`` builds the book first and sets ``GPTCOURSE_REQUIRE_BOOK=1``, which turns a
+missing book into a failure instead of a skip. A missing browser is a failure under
+``CI=true`` (or ``GPTCOURSE_REQUIRE_BROWSER=1``); elsewhere these tests are skipped and the
+run's summary says how to enable them (``conftest.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ import pytest
 import yaml
 from matplotlib import image as mpimg
 
+from conftest import INSTALL_BROWSER, NO_BROWSER
+
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 REQUIRED = os.environ.get("GPTCOURSE_REQUIRE_BOOK") == "1"
+BROWSER_REQUIRED = (
+    os.environ.get("CI", "").lower() == "true" or os.environ.get("GPTCOURSE_REQUIRE_BROWSER") == "1"
+)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -34,20 +41,28 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def _missing(reason: str):
-    if REQUIRED:
+def _missing(reason: str, required: bool = REQUIRED):
+    if required:
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def find_chromium() -> str | None:
+    """The path of a Chromium (or Chrome) binary, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
     if not (HTML / "index.html").is_file():
         _missing("the book is not built: run `make book` first")
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    _missing("no Chromium to open the book with: install it (Debian: apt-get install chromium)")
+    found = find_chromium()
+    if found is None:
+        _missing(f"{NO_BROWSER}: {INSTALL_BROWSER}", required=BROWSER_REQUIRED)
+    return found
 
 
 def _toc_files() -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import nbformat
@@ -79,3 +80,30 @@ def test_out_of_order_execution_is_reported(pair):
 def test_urls_are_not_mistaken_for_machine_paths():
     assert not notebooks.MACHINE_PATH.search("see https://example.org/home/user/page")
     assert notebooks.MACHINE_PATH.search("File /tmp/ipykernel_123/456.py, line 2")
+
+
+def test_noise_level_floats_are_reported(pair):
+    def noisy(nb):
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        code[0].outputs.append(
+            nbformat.v4.new_output("stream", name="stdout", text="largest difference: 8.7e-18\n")
+        )
+
+    _edit(pair.with_suffix(".ipynb"), noisy)
+    assert any("8.7e-18" in p and "rounding noise" in p for p in notebooks.problems(pair))
+    assert not notebooks.NOISE_FLOAT.search("lr 3e-4, loss 1.2e+01, ratio 10^-12.4")
+
+
+def test_nbval_validates_on_another_numeric_path_than_recording(tmp_path):
+    """The kernels nbval starts inherit VALIDATE_ENV; a recording kernel never does."""
+    for name, value in notebooks.VALIDATE_ENV.items():
+        assert os.environ.get(name) == value  # set by conftest.py for nbval's kernels
+    src = tmp_path / "01_env.py"
+    names = sorted(notebooks.VALIDATE_ENV)
+    src.write_text(
+        f"# %%\nimport os\nprint([os.environ.get(n) for n in {names!r}])\n",
+        encoding="utf-8",
+    )
+    notebooks.record(src, timeout=120)
+    stored = nbformat.read(src.with_suffix(".ipynb"), as_version=4)
+    assert stored.cells[0].outputs[0]["text"] == f"{[None] * len(names)}\n"

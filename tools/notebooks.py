@@ -43,16 +43,34 @@ KERNEL_ENV = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",
 }
 
+#: What nbval adds to :data:`KERNEL_ENV` when it validates the stored outputs: PyTorch's
+#: portable (non-vectorised) CPU kernels and MKL's reproducible code path. Recording uses
+#: this machine's fastest path, validating another one, so a printed figure that depends on
+#: rounding noise (a "largest difference" of 4e-16, say) fails here, on the machine that
+#: recorded it, and not later on a reader's machine with another CPU or BLAS.
+VALIDATE_ENV = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "MKL_CBWR": "COMPATIBLE",
+}
+
 TEXT_FORMAT = "py:percent"
 PAIRED_FORMATS = "ipynb,py:percent"
 
 # Absolute paths of the recording machine must not reach the book.
 MACHINE_PATH = re.compile(r"(?<![\w.:/-])/(?:home|root|tmp|Users|work)/[\w.-]+[\w./-]*")
+# A float printed at 1e-13 or below is, in this course, a difference at rounding-noise level.
+NOISE_FLOAT = re.compile(r"(?<![\w.])\d(?:\.\d+)?e-(?:1[3-9]|[2-9]\d|\d{3})\b")
 
 
-def apply_kernel_env(environ: dict | None = None) -> None:
-    """Set :data:`KERNEL_ENV` in ``environ`` (``os.environ`` by default)."""
-    (os.environ if environ is None else environ).update(KERNEL_ENV)
+def apply_kernel_env(environ: dict | None = None, validate: bool = False) -> None:
+    """Set :data:`KERNEL_ENV` in ``environ`` (``os.environ`` by default).
+
+    With ``validate``, also :data:`VALIDATE_ENV`: the numeric path that nbval checks on.
+    """
+    environ = os.environ if environ is None else environ
+    environ.update(KERNEL_ENV)
+    if validate:
+        environ.update(VALIDATE_ENV)
 
 
 def all_sources() -> list[Path]:
@@ -123,6 +141,8 @@ def record(src: Path, timeout: int = 900) -> float:
 
     nb = _read_source(src)
     apply_kernel_env()
+    for name in VALIDATE_ENV:  # record on this machine's own numeric path
+        os.environ.pop(name, None)
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -177,6 +197,12 @@ def problems(src: Path) -> list[str]:
             leak = MACHINE_PATH.search(text)
             if leak:
                 found.append(f"cell {i} shows a path of the recording machine: {leak.group(0)}")
+            noise = NOISE_FLOAT.search(text)
+            if noise and "nbval-ignore-output" not in tags:
+                found.append(
+                    f"cell {i} prints {noise.group(0)}, a figure at the level of rounding noise "
+                    "that differs between machines: assert a bound and print the bound"
+                )
     return found
 
 

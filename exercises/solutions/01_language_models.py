@@ -262,7 +262,8 @@ for rho in (0.5, 3.0):
     for x in inputs:
         hs.append(torch.tanh(W @ hs[-1] + x))
     norms = rnn_jacobian_norms(W, torch.stack(hs))
-    print(f"spectral radius {rho}: norm at distance 1: {norms[1]:.1e}, at 40: {norms[40]:.1e}")
+    at_1, at_40 = (math.log10(norms[d]) for d in (1, 40))
+    print(f"spectral radius {rho}: norm at distance 1: 10^{at_1:.1f}, at 40: 10^{at_40:.1f}")
 
 # %% [markdown]
 # ```{solution-end}
