@@ -10,6 +10,25 @@ from __future__ import annotations
 
 import torch
 
+from gptcourse import _args
+
+
+def _check_ids(ids: object) -> torch.Tensor:
+    """``ids``, checked to be a 1-D tensor of integer token ids."""
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(
+            f"ids must be a 1-D torch.Tensor of token ids, got {_args.shown(ids)}; "
+            "convert it with torch.tensor(ids)"
+        )
+    if ids.dim() != 1:
+        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+        raise TypeError(
+            f"token ids must be integers, got a tensor of dtype {ids.dtype}; ids are "
+            "whole numbers, so a float tensor means something went wrong before"
+        )
+    return ids
+
 
 def train_val_split(
     ids: torch.Tensor, val_fraction: float = 0.1
@@ -22,9 +41,14 @@ def train_val_split(
     Returns:
         ``(train, val)`` of shapes ``(N - n_val,)`` and ``(n_val,)``, with
         ``n_val = int(N * val_fraction)``.
+
+    Raises:
+        TypeError: ``ids`` is not an integer tensor, or ``val_fraction`` not a number.
+        ValueError: ``ids`` is not 1-D, or ``val_fraction`` is not in ``[0, 1)``.
     """
-    if ids.dim() != 1:
-        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    _check_ids(ids)
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
+        raise TypeError(f"val_fraction must be a number, got {_args.shown(val_fraction)}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     n_val = int(len(ids) * val_fraction)
@@ -41,7 +65,7 @@ def get_batch(
     """Sample ``batch_size`` random windows of ``block_size + 1`` tokens from ``ids``.
 
     Args:
-        ids: token ids, shape ``(N,)``, with ``N >= block_size + 1``.
+        ids: token ids, an integer tensor of shape ``(N,)``, with ``N >= block_size + 1``.
         batch_size: how many windows, ``B``.
         block_size: the context length, ``T``.
         generator: the random generator that picks the windows (for reproducibility).
@@ -53,15 +77,19 @@ def get_batch(
         shifted one token to the left.
 
     Raises:
+        TypeError: ``ids`` is not a tensor of integers, or a size is not an int.
         ValueError: ``ids`` is not 1-D, or is too short for one window, or a size is
             not positive.
     """
-    if ids.dim() != 1:
-        raise ValueError(f"expected a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    _check_ids(ids)
+    batch_size = _args.integer("batch_size", batch_size)
+    block_size = _args.integer("block_size", block_size)
     if batch_size < 1 or block_size < 1:
         raise ValueError(
             f"batch_size and block_size must be positive, got {batch_size} and {block_size}"
         )
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {_args.shown(generator)}")
     if len(ids) < block_size + 1:
         raise ValueError(
             f"block_size={block_size} needs windows of {block_size + 1} tokens, but the data "

@@ -20,19 +20,24 @@ exactly: a byte-level BPE has no unknown words::
 
 Special tokens (such as ``<|endoftext|>``) have ids after the merges, are never
 produced by a merge, and are encoded only when the caller allows it.
+
+A Python string may hold lone surrogates (``"\\ud800"``), which are not characters and
+have no UTF-8 bytes. Like tiktoken, ``encode`` reads a pair of them as the character
+they stand for and each lone one as ``"\\ufffd"``; ``train`` refuses them and says where.
 """
 
 from __future__ import annotations
 
 import heapq
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence, Set
 from itertools import pairwise
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import regex
+
+from gptcourse import _args, tokenizer_file
 
 __all__ = ["GPT2_PATTERN", "BPETokenizer", "count_pairs", "merge_pair"]
 
@@ -40,10 +45,6 @@ __all__ = ["GPT2_PATTERN", "BPETokenizer", "count_pairs", "merge_pair"]
 #: contractions, then a letter run, a digit run or a punctuation run (each with at most
 #: one leading space), then whitespace (leaving the last space before a word to it).
 GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-
-#: The format name and version written by :meth:`BPETokenizer.save`.
-FORMAT = "gptcourse-bpe"
-FORMAT_VERSION = 1
 
 Pair = tuple[int, int]
 
@@ -58,7 +59,11 @@ def count_pairs(
 
         >>> count_pairs([1, 2, 3, 1, 2])
         {(1, 2): 2, (2, 3): 1, (3, 1): 1}
+
+    ``ids`` may be a list or tuple of ints, or a 1-D tensor or array of integers.
     """
+    ids = _args.id_list("ids", ids)
+    weight = _args.integer("weight", weight)
     counts = {} if counts is None else counts
     for pair in pairwise(ids):
         counts[pair] = counts.get(pair, 0) + weight
@@ -72,7 +77,16 @@ def merge_pair(ids: Sequence[int], pair: Pair, new_id: int) -> list[int]:
 
         >>> merge_pair([1, 1, 1, 2, 1, 1], (1, 1), 9)
         [9, 1, 2, 9]
+
+    ``ids`` may be a list or tuple of ints, or a 1-D tensor or array of integers.
     """
+    ids = _args.id_list("ids", ids)
+    pair = _as_pair(pair, name="pair")
+    return _merge(ids, pair, _args.integer("new_id", new_id))
+
+
+def _merge(ids: list[int], pair: Pair, new_id: int) -> list[int]:
+    """:func:`merge_pair` without the checks of its arguments (the trainer's inner loop)."""
     first, second = pair
     out: list[int] = []
     i, n = 0, len(ids)
@@ -119,7 +133,7 @@ def _learn_merges(chunks: Mapping[bytes, int], num_merges: int) -> list[Pair]:
             for pair in pairwise(word):
                 counts[pair] -= freq
                 changed.add(pair)
-            word = words[w] = merge_pair(word, best, new_id)
+            word = words[w] = _merge(word, best, new_id)
             for pair in pairwise(word):
                 counts[pair] = counts.get(pair, 0) + freq
                 where.setdefault(pair, set()).add(w)
@@ -151,8 +165,10 @@ class BPETokenizer:
         byte_order: a permutation of ``0 .. 255``, the byte of each id below 256.
 
     Raises:
+        TypeError: an argument of the wrong type (the message names it).
         ValueError: a merge refers to a token that does not exist yet, a special id
-            collides or is out of place, ``byte_order`` is not a permutation.
+            collides or is out of place, ``byte_order`` is not a permutation, the
+            pattern is not a valid regular expression.
     """
 
     def __init__(
@@ -163,20 +179,29 @@ class BPETokenizer:
         special_tokens: Mapping[str, int] | None = None,
         byte_order: Sequence[int] | None = None,
     ):
+        if isinstance(merges, (str, bytes, Mapping)) or not hasattr(merges, "__iter__"):
+            raise TypeError(f"merges must be a list of pairs of ids, got {_args.shown(merges)}")
         self.merges: list[Pair] = [_as_pair(m, k) for k, m in enumerate(merges)]
         self.pattern = pattern
-        self.byte_order: list[int] = list(range(256) if byte_order is None else byte_order)
+        self._split = _compile(pattern).findall if pattern is not None else None
+        self.byte_order: list[int] = (
+            list(range(256)) if byte_order is None else _args.id_list("byte_order", byte_order)
+        )
         if sorted(self.byte_order) != list(range(256)):
             raise ValueError(
                 f"byte_order must be a permutation of 0 .. 255, got {len(self.byte_order)} "
                 "values" + ("" if len(self.byte_order) != 256 else " with repeats")
+            )
+        if special_tokens is not None and not isinstance(special_tokens, Mapping):
+            raise TypeError(
+                f"special_tokens must be a dict {{string: id}}, got {_args.shown(special_tokens)}"
             )
         self.special_tokens: dict[str, int] = dict(special_tokens or {})
         first_special = 256 + len(self.merges)
         for text, i in self.special_tokens.items():
             if not isinstance(text, str) or not text:
                 raise ValueError(f"a special token must be a non-empty string, got {text!r}")
-            if not isinstance(i, int) or i < first_special:
+            if not isinstance(i, int) or isinstance(i, bool) or i < first_special:
                 raise ValueError(
                     f"special token {text!r} has id {i}, but ids below {first_special} are "
                     f"bytes and merges (256 + {len(self.merges)} merges)"
@@ -193,7 +218,6 @@ class BPETokenizer:
         for i, b in enumerate(self.byte_order):
             self._id_of_byte[b] = i
         self._special_of_id = {i: s.encode("utf-8") for s, i in self.special_tokens.items()}
-        self._split = regex.compile(pattern).findall if pattern is not None else None
         self._special_re = (
             regex.compile(_alternation(self.special_tokens)) if self.special_tokens else None
         )
@@ -217,12 +241,37 @@ class BPETokenizer:
         special tokens are cut out of the text first, so that no merge learns them.
 
         Raises:
+            TypeError: an argument of the wrong type, such as one special token given
+                as a str instead of a list of them.
             ValueError: ``vocab_size`` leaves no room for the 256 bytes and the special
-                tokens, or the text runs out of pairs before enough merges are learnt.
+                tokens, the text runs out of pairs before enough merges are learnt, or
+                it holds a lone surrogate (no UTF-8 bytes: the message says where).
         """
         if not isinstance(text, str):
             raise TypeError(f"train expects a str, got {type(text).__name__}")
+        vocab_size = _args.integer("vocab_size", vocab_size)
+        if isinstance(special_tokens, str):
+            raise TypeError(
+                f"special_tokens must be a list of strings, got the str {special_tokens!r}; "
+                f"for one special token, pass [{special_tokens!r}]"
+            )
+        if not hasattr(special_tokens, "__iter__") or isinstance(special_tokens, Mapping):
+            raise TypeError(
+                f"special_tokens must be a list of strings, got {_args.shown(special_tokens)}"
+            )
         specials = list(dict.fromkeys(special_tokens))
+        for s in specials:
+            if not isinstance(s, str) or not s:
+                raise ValueError(f"a special token must be a non-empty string, got {s!r}")
+        surrogate = _SURROGATE.search(text)
+        if surrogate:
+            raise ValueError(
+                f"the text holds the lone surrogate U+{ord(surrogate.group()):04X} at "
+                f"position {surrogate.start()}: it is not a character and has no UTF-8 "
+                "bytes to learn from (it often comes from decoding bytes with "
+                "errors='surrogateescape'); remove or replace it"
+            )
+        split = _compile(pattern).findall if pattern is not None else (lambda s: [s])
         num_merges = vocab_size - 256 - len(specials)
         if num_merges < 0:
             raise ValueError(
@@ -230,7 +279,6 @@ class BPETokenizer:
                 f"{len(specials)} special tokens, so at least {256 + len(specials)}"
             )
         pieces = regex.split(_alternation(specials), text) if specials else [text]
-        split = regex.compile(pattern).findall if pattern is not None else (lambda s: [s])
         chunks = Counter(chunk for piece in pieces for chunk in split(piece) if chunk)
         merges = _learn_merges({c.encode("utf-8"): n for c, n in chunks.items()}, num_merges)
         if len(merges) < num_merges:
@@ -256,12 +304,18 @@ class BPETokenizer:
 
     def split(self, text: str) -> list[str]:
         """The pre-tokenised chunks of ``text`` (``[text]`` without a pattern)."""
+        _args.string("text", text)
         if self._split is None:
             return [text] if text else []
         return self._split(text)
 
     def encode_chunk(self, chunk: bytes) -> list[int]:
         """The ids of one chunk: its bytes, then merges, the earliest learnt first."""
+        if not isinstance(chunk, (bytes, bytearray)):
+            raise TypeError(
+                f"encode_chunk expects bytes (such as text.encode('utf-8')), got "
+                f"{_args.shown(chunk)}"
+            )
         ids = [self._id_of_byte[b] for b in chunk]
         merge_id = self._merge_id
         while len(ids) >= 2:
@@ -269,13 +323,17 @@ class BPETokenizer:
             pair = min(pairwise(ids), key=lambda p: merge_id.get(p, _NEVER))
             if pair not in merge_id:
                 break
-            ids = merge_pair(ids, pair, merge_id[pair])
+            ids = _merge(ids, pair, merge_id[pair])
         return ids
 
     def encode_ordinary(self, text: str) -> list[int]:
-        """``text`` as ids, reading special-token strings as ordinary text."""
+        """``text`` as ids, reading special-token strings as ordinary text.
+
+        Lone surrogates become ``"\\ufffd"``, as in tiktoken (see the module's docstring).
+        """
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
+        text = _without_surrogates(text)
         cache = self._cache
         if len(cache) > 500_000:  # bounded memory on endless streams of new words
             cache.clear()
@@ -297,6 +355,8 @@ class BPETokenizer:
             allowed_special: the special tokens that may appear in ``text`` and are
                 encoded as their id; ``"all"`` for every one.
 
+        Lone surrogates become ``"\\ufffd"``, as in tiktoken (see the module's docstring).
+
         Raises:
             ValueError: ``text`` contains a special token that is not allowed (text
                 from users must not be able to forge one; to read it as ordinary
@@ -304,9 +364,18 @@ class BPETokenizer:
         """
         if not isinstance(text, str):
             raise TypeError(f"encode expects a str, got {type(text).__name__}")
-        if self._special_re is None:
+        if allowed_special == "all":
+            allowed = set(self.special_tokens)
+        elif isinstance(allowed_special, str) or not isinstance(allowed_special, Iterable):
+            raise TypeError(
+                "allowed_special must be 'all' or a set of special tokens, such as "
+                f"{{{ENDOFTEXT!r}}}, got {_args.shown(allowed_special)}"
+            )
+        else:
+            allowed = set(allowed_special)
+        if self._special_re is None and not allowed:
             return self.encode_ordinary(text)
-        allowed = set(self.special_tokens) if allowed_special == "all" else set(allowed_special)
+        text = _without_surrogates(text)
         unknown = allowed - set(self.special_tokens)
         if unknown:
             raise ValueError(
@@ -333,13 +402,12 @@ class BPETokenizer:
     # ---- decoding -------------------------------------------------------------------
 
     def decode_bytes(self, ids: Iterable[int]) -> bytes:
-        """The bytes of a sequence of ids (a list, or a 1-D tensor)."""
-        ids = ids.tolist() if hasattr(ids, "tolist") else ids
+        """The bytes of a sequence of ids (a list, or a 1-D tensor or array of integers)."""
         parts = []
-        for i in ids:
-            token = self.vocab.get(i) if isinstance(i, int) else None
+        for i in _args.id_list("ids", ids):
+            token = self.vocab.get(i)
             if token is None:
-                token = self._special_of_id.get(i) if isinstance(i, int) else None
+                token = self._special_of_id.get(i)
             if token is None:
                 raise ValueError(
                     f"id {i!r} is not a token of this tokenizer (ids are 0 .. "
@@ -360,60 +428,47 @@ class BPETokenizer:
         become ``"\\ufffd"`` (``errors="replace"``, as GPT-2 does) or raise
         (``errors="strict"``).
         """
+        _args.string("errors", errors)
         return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
     # ---- saving ---------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
-        """Write the tokenizer as JSON (format ``gptcourse-bpe``, version 1)."""
-        data = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "pattern": self.pattern,
-            "byte_order": None if self.byte_order == list(range(256)) else self.byte_order,
-            "special_tokens": self.special_tokens,
-            "merges": [list(pair) for pair in self.merges],
-        }
-        Path(path).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+        """Write the tokenizer as JSON, in the format of :mod:`gptcourse.tokenizer_file`."""
+        tokenizer_file.write(
+            path,
+            "bpe",
+            {
+                "pattern": self.pattern,
+                "byte_order": None if self.byte_order == list(range(256)) else self.byte_order,
+                "special_tokens": self.special_tokens,
+                "merges": [list(pair) for pair in self.merges],
+            },
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> BPETokenizer:
         """Read a tokenizer written by :meth:`save`.
 
         Raises:
-            ValueError: the file is not JSON, not a saved BPE tokenizer, of another
-                version, or inconsistent (the message says which).
+            ValueError: the file is not JSON, not a saved tokenizer, a saved
+                ``CharTokenizer``, of another version, or inconsistent (the message says
+                which).
         """
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ValueError(f"{path} is not a valid saved BPETokenizer: not JSON ({e})") from e
-        try:
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                kind = data.get("type") or data.get("format") if isinstance(data, dict) else None
-                raise ValueError(
-                    f"its format is {kind!r}, not {FORMAT!r}" if kind else "no 'format' field"
-                )
-            if data.get("version") != FORMAT_VERSION:
-                raise ValueError(
-                    f"it is version {data.get('version')!r}; this gptcourse reads version "
-                    f"{FORMAT_VERSION}"
-                )
-            pattern = data["pattern"]
-            if pattern is not None:
-                regex.compile(pattern)
-            merges = data["merges"]
-            if not isinstance(merges, list):
-                raise ValueError("'merges' is not a list")
-            return cls(
-                merges,
-                pattern=pattern,
-                special_tokens=data["special_tokens"],
-                byte_order=data["byte_order"],
-            )
-        except (KeyError, TypeError, ValueError, regex.error) as e:
-            what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-            raise ValueError(f"{path} is not a valid saved BPETokenizer: {what}") from e
+        return tokenizer_file.load(path, cls)
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, Any]) -> BPETokenizer:
+        """The tokenizer of the fields of a saved file (see :meth:`save`)."""
+        merges = fields["merges"]
+        if not isinstance(merges, list):
+            raise ValueError(f"'merges' is not a list but {_args.shown(merges)}")
+        return cls(
+            merges,
+            pattern=fields["pattern"],
+            special_tokens=fields["special_tokens"],
+            byte_order=fields["byte_order"],
+        )
 
     def __repr__(self) -> str:
         return (
@@ -423,6 +478,30 @@ class BPETokenizer:
 
 
 _NEVER = float("inf")  # the rank of a pair that is not in the merge table
+_SURROGATE = regex.compile("[\ud800-\udfff]")
+ENDOFTEXT = "<|endoftext|>"
+
+
+def _without_surrogates(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates replaced, as tiktoken does."""
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _compile(pattern: Any) -> regex.Pattern:
+    """The compiled pre-tokenisation ``pattern``, or a clear error."""
+    if not isinstance(pattern, str):
+        raise TypeError(
+            f"pattern must be a str (a regular expression) or None, got {_args.shown(pattern)}"
+        )
+    try:
+        return regex.compile(pattern)
+    except regex.error as e:
+        raise ValueError(
+            f"pattern is not a valid regular expression for the regex module: {e} "
+            f"(pattern {pattern[:60]!r}{'...' if len(pattern) > 60 else ''})"
+        ) from None
 
 
 def _alternation(strings: Iterable[str]) -> str:
@@ -430,14 +509,20 @@ def _alternation(strings: Iterable[str]) -> str:
     return "|".join(regex.escape(s) for s in sorted(strings, key=len, reverse=True))
 
 
-def _as_pair(merge, k: int) -> Pair:
-    """Merge ``k`` as a pair of ints, checked to refer to tokens that exist before it."""
+def _as_pair(merge, k: int | None = None, *, name: str | None = None) -> Pair:
+    """Merge ``k`` as a pair of ints, checked to refer to tokens that exist before it
+    (or, with ``name`` instead of ``k``, the argument ``name`` as a pair of ints)."""
+    what = name or f"merge {k}"
     try:
         a, b = merge
     except (TypeError, ValueError):
-        raise ValueError(f"merge {k} must be a pair of ids, got {merge!r}") from None
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in (a, b)):
-        raise ValueError(f"merge {k} must be a pair of ints, got {merge!r}")
+        raise ValueError(f"{what} must be a pair of ids, got {merge!r}") from None
+    try:
+        a, b = _args.integer(what, a), _args.integer(what, b)
+    except TypeError:
+        raise ValueError(f"{what} must be a pair of ints, got {merge!r}") from None
+    if k is None:
+        return (a, b)
     if not (0 <= a < 256 + k and 0 <= b < 256 + k):
         raise ValueError(
             f"merge {k} is {(a, b)}, but only ids 0 .. {256 + k - 1} exist before it "

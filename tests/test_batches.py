@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,3 +52,32 @@ def test_split_is_contiguous_head_and_tail():
         train_val_split(torch.arange(10), 1.0)
     with pytest.raises(ValueError, match="1-D"):
         train_val_split(torch.zeros(2, 5))
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        # Float ids were silently truncated to integers; they are refused.
+        (lambda: get_batch(torch.arange(100.0), 2, 4), TypeError, "dtype torch.float32"),
+        (
+            lambda: get_batch([1, 2, 3, 4, 5], 1, 2),
+            TypeError,
+            r"got a list of 5 items.*torch\.tensor",
+        ),
+        (lambda: get_batch(np.arange(10), 1, 2), TypeError, "got a ndarray of shape"),
+        (lambda: get_batch(torch.arange(10), 2.0, 4), TypeError, "batch_size must be an int, got"),
+        (lambda: get_batch(torch.arange(10), 2, "4"), TypeError, "block_size must be an int, got"),
+        (lambda: get_batch(torch.arange(10), 2, 4, generator=0), TypeError, "torch.Generator"),
+        (lambda: get_batch(torch.ones(10, dtype=torch.bool), 2, 4), TypeError, "torch.bool"),
+        (lambda: train_val_split([1, 2, 3]), TypeError, "ids must be a 1-D torch.Tensor"),
+        (lambda: train_val_split(torch.arange(10), "0.1"), TypeError, "val_fraction must be a"),
+    ],
+)
+def test_wrong_kinds_of_arguments_are_named(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_sizes_may_be_any_integer_type():
+    x, y = get_batch(torch.arange(50, dtype=torch.int32), np.int64(3), torch.tensor(5))
+    assert x.shape == y.shape == (3, 5) and x.dtype == torch.long

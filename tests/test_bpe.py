@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from itertools import pairwise
 
+import numpy as np
 import pytest
 import regex
 import torch
@@ -175,7 +176,7 @@ def test_save_load_round_trip(tok, tmp_path, shakespeare):
     sample = shakespeare[-5_000:] + EOT + "é👋"
     assert again.encode(sample, allowed_special="all") == tok.encode(sample, allowed_special="all")
     saved = json.loads((tmp_path / "tok.json").read_text(encoding="utf-8"))
-    assert saved["format"] == "gptcourse-bpe" and saved["version"] == 1
+    assert (saved["format"], saved["version"], saved["type"]) == ("gptcourse-tokenizer", 1, "bpe")
 
 
 def _saved(tok: BPETokenizer, tmp_path, **changes) -> str:
@@ -188,20 +189,30 @@ def _saved(tok: BPETokenizer, tmp_path, **changes) -> str:
 @pytest.mark.parametrize(
     ("corrupt", "message"),
     [
-        (lambda tok, p: '{"format": "gptcourse-bpe", "merges": [[1, ', "not JSON"),
-        (lambda tok, p: _saved(tok, p, version=2), "version 2; this gptcourse reads version 1"),
-        (lambda tok, p: _saved(tok, p, format="other"), "format is 'other'"),
+        (lambda tok, p: '{"format": "gptcourse-tokenizer", "merges": [[1, ', "it is not JSON"),
+        (lambda tok, p: "[1, 2, 3]", "it holds a JSON list"),
+        (
+            lambda tok, p: _saved(tok, p, format="gptcourse-bpe"),
+            "its 'format' is 'gptcourse-bpe', not 'gptcourse-tokenizer'",
+        ),
+        (
+            lambda tok, p: _saved(tok, p, version=2),
+            "of version 2; this gptcourse reads version 1",
+        ),
+        (lambda tok, p: _saved(tok, p, type="gpt"), r"type 'gpt'; the known types are \['bpe'"),
         (lambda tok, p: _saved(tok, p, merges=[[1, 2], [3, 300]]), r"merge 1 is \(3, 300\)"),
         (lambda tok, p: _saved(tok, p, merges=[[1, 2, 3]]), "merge 0 must be a pair"),
-        (lambda tok, p: _saved(tok, p, pattern="(unclosed"), "not a valid saved BPETokenizer"),
+        (lambda tok, p: _saved(tok, p, merges="abc"), "'merges' is not a list but the str"),
+        (lambda tok, p: _saved(tok, p, pattern="(unclosed"), "not a valid regular expression"),
+        (lambda tok, p: _saved(tok, p, pattern=5), "pattern must be a str"),
         (lambda tok, p: _saved(tok, p, byte_order=[0] * 256), "permutation of 0 .. 255"),
         (lambda tok, p: _saved(tok, p, special_tokens={EOT: 3}), "has id 3, but ids below 512"),
-        (lambda tok, p: "[1, 2, 3]", "no 'format' field"),
+        (lambda tok, p: _saved(tok, p, special_tokens=[EOT]), "special_tokens must be a dict"),
     ],
 )
 def test_corrupt_saved_tokenizer_is_refused(tok, tmp_path, corrupt, message):
     (tmp_path / "bad.json").write_text(corrupt(tok, tmp_path), encoding="utf-8")
-    with pytest.raises(ValueError, match="is not a valid saved BPETokenizer") as info:
+    with pytest.raises(ValueError, match=r"bad\.json (is not a|is a saved|holds a)") as info:
         BPETokenizer.load(tmp_path / "bad.json")
     assert regex.search(message, str(info.value)), str(info.value)
 
@@ -211,13 +222,17 @@ def test_a_saved_field_missing_is_named(tok, tmp_path):
     saved = json.loads((tmp_path / "tok.json").read_text(encoding="utf-8"))
     del saved["merges"]
     (tmp_path / "tok.json").write_text(json.dumps(saved), encoding="utf-8")
-    with pytest.raises(ValueError, match="missing field 'merges'"):
+    with pytest.raises(
+        ValueError, match="is not a valid saved BPETokenizer: missing field 'merges'"
+    ):
         BPETokenizer.load(tmp_path / "tok.json")
 
 
 def test_a_char_tokenizer_file_is_not_a_bpe_tokenizer(tmp_path):
     CharTokenizer.from_text("abc").save(tmp_path / "char.json")
-    with pytest.raises(ValueError, match="its format is 'char', not 'gptcourse-bpe'"):
+    with pytest.raises(
+        ValueError, match=r"holds a CharTokenizer \(type 'char'\), not a BPETokenizer: load it"
+    ):
         BPETokenizer.load(tmp_path / "char.json")
 
 
@@ -232,6 +247,53 @@ def test_training_bad_inputs_name_the_numbers():
         BPETokenizer.train(b"hello", vocab_size=300)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        # One string is not a list of special tokens: never four one-character ones.
+        (
+            {"special_tokens": "<|e|>"},
+            TypeError,
+            r"special_tokens must be a list of strings, got the str '<\|e\|>'; .* \['<\|e\|>'\]",
+        ),
+        ({"special_tokens": {"<|e|>": 300}}, TypeError, "special_tokens must be a list"),
+        ({"special_tokens": ["<a>", 7]}, ValueError, "special token must be a non-empty string"),
+        ({"vocab_size": 300.0}, TypeError, "vocab_size must be an int, got the float 300.0"),
+        ({"vocab_size": "300"}, TypeError, "vocab_size must be an int, got the str '300'"),
+        ({"pattern": "(?P<"}, ValueError, "pattern is not a valid regular expression"),
+        ({"pattern": b"\\w+"}, TypeError, "pattern must be a str"),
+    ],
+)
+def test_training_arguments_of_the_wrong_kind_are_named(kwargs, error, message):
+    kwargs = {"vocab_size": 260, **kwargs}
+    with pytest.raises(error, match=message):
+        BPETokenizer.train("hello hello", **kwargs)
+
+
+def test_training_text_with_a_lone_surrogate_says_where():
+    with pytest.raises(ValueError, match=r"lone surrogate U\+DC80 at position 7"):
+        BPETokenizer.train("hello, \udc80 world", vocab_size=260)
+
+
+def test_lone_surrogates_are_encoded_as_tiktoken_does(tok):
+    # A pair of surrogates is the character it stands for; a lone one becomes U+FFFD.
+    assert tok.encode("a\ud800b") == tok.encode("a\ufffdb")
+    assert tok.encode_ordinary("\ud83d\ude00!") == tok.encode("😀!")
+    assert tok.encode(f"x\udfff{EOT}", allowed_special="all") == tok.encode("x\ufffd") + [512]
+    assert tok.decode(tok.encode("\ude00\ud83d")) == "\ufffd\ufffd"
+
+
+def test_bad_pattern_in_the_constructor_is_named():
+    with pytest.raises(ValueError, match=r"pattern is not a valid regular expression.*'\[a-'"):
+        BPETokenizer([], pattern="[a-")
+    with pytest.raises(TypeError, match="pattern must be a str .* or None, got the int 3"):
+        BPETokenizer([], pattern=3)
+    with pytest.raises(TypeError, match="merges must be a list of pairs of ids, got the str"):
+        BPETokenizer("ab")
+    with pytest.raises(TypeError, match="special_tokens must be a dict .*, got a list of 1"):
+        BPETokenizer([], special_tokens=["<s>"])
+
+
 def test_encoding_and_decoding_bad_inputs(tok):
     with pytest.raises(TypeError, match="encode expects a str, got list"):
         tok.encode([1, 2])
@@ -243,6 +305,29 @@ def test_encoding_and_decoding_bad_inputs(tok):
     with pytest.raises(ValueError, match=r"id -1 is not a token"):
         tok.decode([-1])
     assert tok.decode(torch.tensor(tok.encode("hello"))) == "hello"
+    assert tok.decode(np.array(tok.encode("hello"))) == "hello"
+    assert tok.decode([np.int64(104), 105]) == "hi"
+    with pytest.raises(TypeError, match="ids must hold integer token ids, got the float 1.5 at"):
+        tok.decode([104, 1.5])
+    with pytest.raises(TypeError, match=r"got the float 104.0 at position 0"):
+        tok.decode(torch.tensor([104.0]))
+    with pytest.raises(TypeError, match="ids must be a sequence of token ids, got the str"):
+        tok.decode("hi")
+    with pytest.raises(TypeError, match="allowed_special must be 'all' or a set of special"):
+        tok.encode(EOT, allowed_special=EOT)
+    with pytest.raises(TypeError, match="encode_chunk expects bytes"):
+        tok.encode_chunk("hello")
+
+
+def test_pair_functions_take_tensors_and_name_wrong_arguments():
+    assert count_pairs(torch.tensor([1, 2, 1, 2])) == {(1, 2): 2, (2, 1): 1}
+    assert merge_pair(np.array([1, 2, 1, 2]), (1, 2), 9) == [9, 9]
+    with pytest.raises(TypeError, match="ids must be a sequence of token ids, got the int 5"):
+        count_pairs(5)
+    with pytest.raises(ValueError, match="pair must be a pair of ids, got 12"):
+        merge_pair([1, 2], 12, 9)
+    with pytest.raises(TypeError, match="new_id must be an int, got the float 9.0"):
+        merge_pair([1, 2], (1, 2), 9.0)
 
 
 def test_decode_of_a_cut_character(tok):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -45,12 +48,54 @@ def test_save_load_round_trip(tmp_path):
     tok = CharTokenizer.from_text("To be, or not to be — 生存")
     tok.save(tmp_path / "tok.json")
     assert CharTokenizer.load(tmp_path / "tok.json").chars == tok.chars
+    saved = json.loads((tmp_path / "tok.json").read_text(encoding="utf-8"))
+    assert saved == {
+        "format": "gptcourse-tokenizer",
+        "version": 1,
+        "type": "char",
+        "chars": tok.chars,
+    }
+
+
+def _envelope(**fields) -> str:
+    return json.dumps({"format": "gptcourse-tokenizer", "version": 1, **fields})
 
 
 @pytest.mark.parametrize(
-    "content", ["{not json", '{"type": "bpe"}', '{"type": "char", "chars": ["ab"]}']
+    ("content", "message"),
+    [
+        ("{not json", "is not a saved tokenizer: it is not JSON"),
+        ('["a", "b"]', "is not a saved tokenizer: it holds a JSON list"),
+        ('{"type": "char", "chars": ["a"]}', "its 'format' is None, not 'gptcourse-tokenizer'"),
+        (_envelope(type="char"), "is not a valid saved CharTokenizer: missing field 'chars'"),
+        (_envelope(type="char", chars="ab"), "'chars' is not a list but the str 'ab'"),
+        (_envelope(type="char", chars=["ab"]), "must be single characters, got 'ab'"),
+        (_envelope(type="char", chars=["a", 1]), r"must be characters \(str\), got the int 1"),
+        (_envelope(type="char", chars=[["a"]]), r"must be characters \(str\), got a list of 1"),
+        (_envelope(type="char", chars=[]), "needs at least one character"),
+        (_envelope(type="bpe", merges=[]), r"holds a BPETokenizer \(type 'bpe'\), not a Char"),
+    ],
 )
-def test_corrupt_saved_tokenizer_is_refused(tmp_path, content):
+def test_corrupt_saved_tokenizer_is_refused(tmp_path, content, message):
     (tmp_path / "tok.json").write_text(content)
-    with pytest.raises(ValueError, match="is not a valid saved CharTokenizer"):
+    with pytest.raises(ValueError, match=message):
         CharTokenizer.load(tmp_path / "tok.json")
+
+
+def test_wrong_types_are_named():
+    tok = CharTokenizer.from_text("abc")
+    with pytest.raises(
+        TypeError, match=r"ids must hold integer token ids, got the float 1.5 at position 1"
+    ):
+        tok.decode([0, 1.5])
+    with pytest.raises(TypeError, match="ids must be a sequence of token ids, got the str 'ab'"):
+        tok.decode("ab")
+    assert tok.decode(np.array([2, 0])) == "ca" and tok.decode([np.int32(1)]) == "b"
+    with pytest.raises(TypeError, match="encode expects a str, got a list of 2 items"):
+        tok.encode(["a", "b"])
+    with pytest.raises(TypeError, match="from_text expects a str, got the int 5"):
+        CharTokenizer.from_text(5)
+    with pytest.raises(TypeError, match="chars must be a str or an iterable of characters"):
+        CharTokenizer(5)
+    with pytest.raises(TypeError, match=r"vocabulary entries must be characters \(str\)"):
+        CharTokenizer([1, 2])
