@@ -80,7 +80,7 @@ print(f"words:      vocabulary {len(set(words)):>6,}, {len(words):>9,} tokens")
 
 # %%
 bpe_4096 = BPETokenizer.train(train_text, vocab_size=4096)
-gpt2 = gpt2_tokenizer.load_gpt2()
+gpt2 = gpt2_tokenizer.load_gpt2_tokenizer()
 
 bpe_sizes = [256, 512, 1024, 2048, 4096]
 tokenizers = {f"BPE {v:,}": BPETokenizer(bpe_4096.merges[: v - 256]) for v in bpe_sizes}
@@ -497,8 +497,8 @@ print(
 )
 
 # %% [markdown]
-# `gptcourse.gpt2_tokenizer.load_gpt2` reads the two files with this mapping and builds
-# the course's `BPETokenizer` from them: merge $k$ of `vocab.bpe` creates token
+# `gptcourse.gpt2_tokenizer.load_gpt2_tokenizer` reads the two files with this mapping and
+# builds the course's `BPETokenizer` from them: merge $k$ of `vocab.bpe` creates token
 # $256 + k$, as in our own training. (GPT-2 numbers its 256 single bytes in its own
 # order, printable ones first; `byte_order` records it.) Its pattern is GPT-2's, and
 # `<|endoftext|>` is token 50256, the last one:
@@ -610,7 +610,7 @@ def seconds(fn, *args):
     return time.perf_counter() - start
 
 
-fresh = gpt2_tokenizer.load_gpt2()  # an empty cache
+fresh = gpt2_tokenizer.load_gpt2_tokenizer()  # an empty cache
 timings = {
     "course, without its cache": seconds(
         lambda: [fresh.encode_chunk(c.encode("utf-8")) for c in chunks]
@@ -622,7 +622,7 @@ timings = {
     "tokenizers (Rust)": seconds(hf.encode, text),
 }
 distinct = {
-    "course": seconds(gpt2_tokenizer.load_gpt2().encode, distinct_text),
+    "course": seconds(gpt2_tokenizer.load_gpt2_tokenizer().encode, distinct_text),
     "tiktoken": seconds(enc.encode_ordinary, distinct_text),
     "tokenizers": seconds(hf.encode, distinct_text),
 }

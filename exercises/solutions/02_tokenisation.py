@@ -209,8 +209,8 @@ print(encode_with_specials("The end.<|endoftext|>Once", tok.encode, {"<|endoftex
 #
 # GPT-2's pre-tokenisation keeps the space before a word with the word (`" the"`),
 # not after it (`"the "`). Encode `"the"`, `" the"` and `"The"` with GPT-2's tokenizer
-# (`gptcourse.gpt2_tokenizer.load_gpt2()`) and explain what this choice means for a
-# model that writes text one token at a time.
+# (`gptcourse.gpt2_tokenizer.load_gpt2_tokenizer()`) and explain what this choice means
+# for a model that writes text one token at a time.
 # ```
 
 # %% [markdown]
