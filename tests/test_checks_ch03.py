@@ -29,6 +29,10 @@ def test_causal_mask_right_answers_pass(capsys):
     [
         (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), "not the upper one"),
         (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), "may attend to itself"),
+        (
+            lambda T: torch.ones(T, T, dtype=torch.bool).tril(1),
+            r"sees the token after it.*tril\(\)",
+        ),
         (lambda T: torch.ones(T, T, dtype=torch.bool).triu(1), "True where attention is forbid"),
         (lambda T: torch.ones(T, T).tril(), "expected a bool tensor"),
         (lambda T: torch.ones(T, T, dtype=torch.bool).tril()[:, :-1], r"expected shape \(4, 4\)"),
@@ -68,6 +72,10 @@ def test_attention_one_query_right_answer_passes(capsys):
     [
         (lambda q, K, V: _one_query(q, K, V, scale=1.0), "without the scaling"),
         (lambda q, K, V: _one_query(q, K, V, scale=1 / len(q)), "divided by d_k = 16"),
+        (
+            lambda q, K, V: _one_query(q, K, V, scale=1 / math.sqrt(V.shape[-1])),
+            r"divided by sqrt\(d_v\) = sqrt\(3\).*divide them by sqrt\(d_k\) = sqrt\(16\)",
+        ),
         (lambda q, K, V: _one_query(q, K, V, softmax=False), "must be a softmax"),
         (lambda q, K, V: _one_query(q, K, V, weights_only=True), "that returns the weights"),
         (lambda q, K, V: _one_query(q, K, V) + 1, "largest difference is 1"),

@@ -20,9 +20,11 @@ def _stub(*args, **kwargs):
 # --- sinusoidal_position -------------------------------------------------------------------
 
 
-def _position(p, d, swap=False, halves=False, own_frequency=False, no_two=False):
+def _position(
+    p, d, swap=False, halves=False, own_frequency=False, no_two=False, plus_one=False, base=10000
+):
     i = torch.arange(d // 2, dtype=F64)
-    angle = p / 10000 ** ((i if no_two else 2 * i) / d)
+    angle = p / base ** ((i if no_two else 2 * i + plus_one) / d)
     sin, cos = angle.sin(), angle.cos()
     if own_frequency:
         odd = p / 10000 ** ((2 * i + 1) / d)
@@ -57,9 +59,12 @@ def test_sinusoidal_position_right_answers_pass(capsys):
         (lambda p, d: _position(p, d, halves=True), "not all the sines first"),
         (lambda p, d: _position(p, d, own_frequency=True), "shares one frequency"),
         (lambda p, d: _position(p, d, no_two=True), "you used i/d"),
+        (lambda p, d: _position(p, d, plus_one=True), r"you used \(2i \+ 1\)/d"),
+        (lambda p, d: _position(p, d, base=1000), "the base is 10000, not 1000"),
         (lambda p, d: _position(p, d)[:-1], r"expected shape \(8,\), got shape \(7,\)"),
         (lambda p, d: _position(p, d).tolist(), "expected a torch.Tensor, got list"),
         (lambda p, d: _position(p + 1, d), r"sinusoidal_position\(0, 8\): values differ"),
+        (lambda p, d: _position(p + 1, d), "positions count from 0: .* you encoded position 1"),
     ],
 )
 def test_sinusoidal_position_wrong_answers_are_named(wrong, message):
@@ -97,6 +102,7 @@ def test_shift_matrix_right_answers_pass(capsys):
         (lambda k, d: _shift(k, d).T, "moves positions k steps back"),
         (lambda k, d: _shift(-k, d), "moves positions k steps back"),
         (lambda k, d: sinusoidal_shift_matrix(k, d, base=100.0), "frequency w_i"),
+        (lambda k, d: sinusoidal_shift_matrix(k, d, base=1000.0), "the base is 10000, not 1000"),
         (lambda k, d: torch.eye(d), "that is the identity"),
         (lambda k, d: _shift(1, d), "it looks like you used w_i"),
         (lambda k, d: _shift(k, d)[:, :-1], r"expected shape \(2, 2\), got shape \(2, 1\)"),
@@ -146,6 +152,7 @@ def test_rope_right_answers_pass(capsys):
         (lambda x, base: _rope(x, base, halves=True), "rotate_half"),
         (lambda x, base: _rope(x, base, same_angle=True), "rotates every row by the same angles"),
         (lambda x, base: _rope(x), r"rope\(x of shape \(10, 6\), base=100\): values differ"),
+        (lambda x, base: _rope(x), r"the base is an argument, base=100: .* not 10000"),
         (lambda x, base: x * 2, "values differ"),
     ],
 )

@@ -8,7 +8,13 @@ reference behaviour and either prints how many checks passed or raises
 expected, and, for the usual mistakes, why.
 
 The modules ``ch01``, ``ch02``, ... hold the checks of each chapter's exercises;
-this module holds the small toolkit they share.
+this module holds the small toolkit they share: :func:`checking` and its
+:class:`Checker` (``call`` the learner's function; ``close``, ``equal``, ``that`` and
+``tensor`` to count checks), and :func:`same_as`, the test of a hint that recognises a
+known wrong answer::
+
+    with checking("double", fn) as c:
+        c.close(c.call(3), 6.0, "double(3)", hints={"that is x squared.": same_as(9.0)})
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["CheckFailed", "Checker", "checking"]
+__all__ = ["CheckFailed", "Checker", "checking", "same_as"]
+
+#: A hint: an explanation, and a test of the learner's answer that recognises the mistake
+#: it explains (such as :func:`same_as`).
+Hints = dict[str, Callable[[Any], bool]]
 
 
 class CheckFailed(AssertionError):
@@ -74,7 +84,7 @@ class Checker:
         *,
         rtol: float = 1e-5,
         atol: float = 1e-8,
-        hints: dict[str, Callable[[Any], bool]] | None = None,
+        hints: Hints | None = None,
     ) -> None:
         """Check that ``got`` is numerically ``expected`` (numbers, arrays or tensors).
 
@@ -84,16 +94,78 @@ class Checker:
         __tracebackhide__ = True
         problem = _compare(got, expected, rtol, atol)
         if problem:
-            message = f"{what}: {problem}"
-            for explanation, recognise in (hints or {}).items():
-                try:
-                    if recognise(got):
-                        message += f"\nHint: {explanation}"
-                        break
-                except Exception:  # a hint's own test must never hide the failure
-                    pass
-            self.fail(message)
+            self.fail(f"{what}: {problem}" + _hint(got, hints))
         self.passed += 1
+
+    def equal(self, got: Any, expected: Any, what: str, *, hints: Hints | None = None) -> None:
+        """Check that ``got == expected`` exactly (ids, lists, dicts, strings).
+
+        On failure the message shows both, and the first of ``hints`` whose test
+        recognises ``got``.
+        """
+        __tracebackhide__ = True
+        if got != expected:
+            self.fail(f"{what}: expected {expected!r}, got {got!r}" + _hint(got, hints))
+        self.passed += 1
+
+    def tensor(
+        self,
+        got: Any,
+        what: str,
+        *,
+        shape: tuple[int, ...] | None = None,
+        dtype: Any = None,
+    ) -> Any:
+        """Check that ``got`` is a ``torch.Tensor`` (one check), of ``shape`` and ``dtype``
+        when they are given (one check each); return it."""
+        __tracebackhide__ = True
+        import torch
+
+        self.that(
+            isinstance(got, torch.Tensor),
+            f"{what}: expected a torch.Tensor, got {type(got).__name__}",
+        )
+        if shape is not None:
+            self.that(
+                tuple(got.shape) == tuple(shape),
+                f"{what}: expected shape {tuple(shape)}, got shape {tuple(got.shape)}",
+            )
+        if dtype is not None:
+            self.that(got.dtype == dtype, f"{what}: expected dtype {dtype}, got dtype {got.dtype}")
+        return got
+
+
+def same_as(
+    wrong: Any, *, rtol: float = 1e-5, atol: float = 1e-8, nan_as_zero: bool = False
+) -> Callable[[Any], bool]:
+    """A hint's test: whether the learner's answer is ``wrong``, a known wrong answer.
+
+    ``wrong`` is a number, a list, an array or a tensor; the answer matches when it has
+    its shape and values, to ``rtol`` and ``atol`` (for a number, any answer that
+    ``float`` reads as that number). With ``nan_as_zero``, a NaN on either side counts as
+    0 (a softmax over scores that are all masked). A test that cannot compare (an answer
+    of another type) does not match.
+
+        >>> same_as(9.0)(9), same_as([1, 2])([[1, 2]]), same_as(4, rtol=0, atol=0)(4.5)
+        (True, False, False)
+    """
+    import numpy as np
+
+    want = _as_array(wrong)
+
+    def recognise(got: Any) -> bool:
+        if want is not None and want.shape == ():
+            try:
+                got = float(got)
+            except (TypeError, ValueError, RuntimeError):
+                return False
+        have = _as_array(got)
+        if have is None or want is None or have.shape != want.shape:
+            return False
+        a, b = (np.nan_to_num(x, nan=0.0) for x in (have, want)) if nan_as_zero else (have, want)
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+    return recognise
 
 
 @contextmanager
@@ -114,6 +186,17 @@ def checking(name: str, fn: Any) -> Iterator[Checker]:
     checker = Checker(name, fn)
     yield checker
     print(f"\u2714 {name}: all {checker.passed} checks passed.")
+
+
+def _hint(got: Any, hints: Hints | None) -> str:
+    """``"\\nHint: ..."``: the first of ``hints`` whose test recognises ``got``, or ``""``."""
+    for explanation, recognise in (hints or {}).items():
+        try:
+            if recognise(got):
+                return f"\nHint: {explanation}"
+        except Exception:  # a hint's own test must never hide the failure
+            pass
+    return ""
 
 
 def _short(value: Any) -> str:

@@ -7,7 +7,7 @@ import math
 import torch
 
 from gptcourse.bigram import CountBigramModel, pair_counts
-from gptcourse.checks import checking
+from gptcourse.checks import checking, same_as
 
 __all__ = [
     "uniform_perplexity",
@@ -16,21 +16,6 @@ __all__ = [
     "sample_bigram",
     "rnn_jacobian_norms",
 ]
-
-
-def _close(got, expected, rtol: float = 1e-5) -> bool:
-    """Whether ``got`` (number, array or tensor) is numerically ``expected`` (a tensor)."""
-    try:
-        got = torch.as_tensor(got, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return False
-    expected = torch.as_tensor(expected, dtype=torch.float64)
-    return got.shape == expected.shape and torch.allclose(got, expected, rtol=rtol, atol=1e-8)
-
-
-def _near(got, value: float) -> bool:
-    """Whether ``got`` is the number ``value``, to float32 precision."""
-    return math.isclose(float(got), value, rel_tol=1e-5)
 
 
 def uniform_perplexity(fn) -> None:
@@ -48,10 +33,10 @@ def uniform_perplexity(fn) -> None:
                 f"uniform_perplexity({vocab_size})",
                 hints={
                     "that is the cross-entropy, log(V); perplexity is exp(cross-entropy).": (
-                        lambda g, v=vocab_size: v > 1 and _near(g, math.log(v))
+                        lambda g, v=vocab_size: v > 1 and same_as(math.log(v))(g)
                     ),
                     "that is the probability of one token, 1/V; perplexity is its inverse.": (
-                        lambda g, v=vocab_size: v > 1 and _near(g, 1 / v)
+                        lambda g, v=vocab_size: v > 1 and same_as(1 / v)(g)
                     ),
                 },
             )
@@ -84,26 +69,26 @@ def perplexity(fn) -> None:
                 + ("...)" if len(log_probs) > 3 else ")"),
                 hints={
                     "that is the cross-entropy, -mean(log p); perplexity is exp of it.": (
-                        lambda g, m=mean: m != 0 and _near(g, -m)
+                        lambda g, m=mean: m != 0 and same_as(-m)(g)
                     ),
                     "that is 2 ** cross-entropy. The log-probabilities are natural logarithms "
                     "(base e), so the perplexity is e ** cross-entropy, torch.exp or math.exp.": (
-                        lambda g, m=mean: m != 0 and _near(g, 2 ** (-m))
+                        lambda g, m=mean: m != 0 and same_as(2 ** (-m))(g)
                     ),
                     "that is exp(+mean(log p)), one over the perplexity: the cross-entropy is "
                     "the mean of -log p, with a minus sign.": (
-                        lambda g, m=mean: m != 0 and _near(g, math.exp(m))
+                        lambda g, m=mean: m != 0 and same_as(math.exp(m))(g)
                     ),
                     "that uses the sum of the log-probabilities; the cross-entropy is their "
                     "mean, a cost per token.": (
                         lambda g, lp=log_probs: (
-                            len(lp) > 1 and _near(g, math.exp(-lp.double().sum()))
+                            len(lp) > 1 and same_as(math.exp(-lp.double().sum()))(g)
                         )
                     ),
                     "that is one over the mean probability; perplexity is one over their "
                     "geometric mean, exp(-mean(log p)).": (
                         lambda g, lp=log_probs: (
-                            lp.std() > 0 and _near(g, 1 / lp.double().exp().mean())
+                            lp.std() > 0 and same_as(1 / lp.double().exp().mean())(g)
                         )
                     ),
                 },
@@ -149,37 +134,39 @@ def bigram_probs(fn) -> None:
                     "the rows are not normalised: divide each row by its sum, so that row i "
                     "is the distribution of the token after i and sums to 1.": (
                         lambda g, n=counts, a=alpha: (
-                            _close(g, n + a) or _close(g, n) or _close(g, (n + a) / (n + a).sum())
+                            same_as(n + a)(g)
+                            or same_as(n)(g)
+                            or same_as((n + a) / (n + a).sum())(g)
                         )
                     ),
                     "the columns sum to 1 instead of the rows: normalise along dim=1 (each "
                     "row i holds p(next | current = i)).": (
-                        lambda g, n=counts, a=alpha: _close(g, _normalise_rows((n + a).T).T)
+                        lambda g, n=counts, a=alpha: same_as(_normalise_rows((n + a).T).T)(g)
                     ),
                     "the table is transposed: probs[i, j] is the probability that j follows "
                     "i, so the current token (ids[t]) indexes the row and the next token "
                     "(ids[t + 1]) the column.": (
                         lambda g, e=expected, n=counts, a=alpha: (
-                            _close(g, e.T) or _close(g, _normalise_rows((n + a).T))
+                            same_as(e.T)(g) or same_as(_normalise_rows((n + a).T))(g)
                         )
                     ),
                     "off by one in the pairs: there is also a pair from the last token back to "
                     "the first. The N - 1 pairs are (ids[t], ids[t + 1]) for t < N - 1 (e.g. "
                     "zip(ids[:-1], ids[1:])), without wrapping around.": (
-                        lambda g, n=wrapped, a=alpha: _close(g, _normalise_rows(n + a))
+                        lambda g, n=wrapped, a=alpha: same_as(_normalise_rows(n + a))(g)
                     ),
                     "off by one in the pairs: the last pair, (ids[N - 2], ids[N - 1]), is "
                     "missing. There are N - 1 pairs, e.g. zip(ids[:-1], ids[1:]).": (
-                        lambda g, n=short, a=alpha: _close(g, _normalise_rows(n + a))
+                        lambda g, n=short, a=alpha: same_as(_normalise_rows(n + a))(g)
                     ),
                     "the smoothing is missing: add alpha to every count before normalising.": (
-                        lambda g, n=counts, a=alpha: a > 0 and _close(g, _normalise_rows(n))
+                        lambda g, n=counts, a=alpha: a > 0 and same_as(_normalise_rows(n))(g)
                     ),
                     "the rows do not sum to 1: with alpha added to each of the V counts of a "
                     "row, its total grows by alpha * V, not alpha.": (
-                        lambda g, n=counts, a=alpha: _close(
-                            g, (n + a) / (n.sum(dim=1, keepdim=True) + a)
-                        )
+                        lambda g, n=counts, a=alpha: same_as(
+                            (n + a) / (n.sum(dim=1, keepdim=True) + a)
+                        )(g)
                     ),
                 },
             )
@@ -313,24 +300,26 @@ def rnn_jacobian_norms(fn) -> None:
                     "identity, norm 1): return T + 1 norms.": (lambda g, T=steps: len(g) == T),
                     "the tanh derivative is missing: each step's Jacobian is "
                     "diag(1 - h_s ** 2) @ W, not W alone.": (
-                        lambda g, W=W, hs=hs: _close(g, _rnn_norms(W, hs, variant="no tanh"))
+                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="no tanh"))(g)
                     ),
                     "off by one: the Jacobian of h_s = tanh(W h_{s-1} + U x_s) with respect to "
                     "h_{s-1} is diag(1 - h_s ** 2) @ W, with the new state h_s = hs[s], not "
                     "hs[s - 1].": (
-                        lambda g, W=W, hs=hs: _close(g, _rnn_norms(W, hs, variant="previous state"))
+                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="previous state"))(
+                            g
+                        )
                     ),
                     "the factors are multiplied in the wrong order: dh_T/dh_t = J_T @ J_{T-1} "
                     "@ ... @ J_{t+1}, so going back in time, each new factor goes on the right.": (
-                        lambda g, W=W, hs=hs: _close(g, _rnn_norms(W, hs, variant="order"))
+                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="order"))(g)
                     ),
                     "that is the Frobenius norm; use the spectral norm, "
                     "torch.linalg.matrix_norm(J, ord=2).": (
-                        lambda g, W=W, hs=hs: _close(g, _rnn_norms(W, hs, variant="fro"))
+                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="fro"))(g)
                     ),
                     "the norms are in reverse order: norms[d] is for distance d back from the "
                     "last state, so norms[0] = 1.": (
-                        lambda g, W=W, hs=hs: _close(g, _rnn_norms(W, hs).flip(0))
+                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs).flip(0))(g)
                     ),
                 },
             )

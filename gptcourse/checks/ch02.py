@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from itertools import pairwise
-from typing import Any
 
 from gptcourse.bpe import BPETokenizer, merge_pair
 from gptcourse.checks import Checker, checking
 
 __all__ = ["count_pairs", "encode_with_merges", "encode_with_specials", "merge"]
-
-
-def _equal(
-    c: Checker, got: Any, expected: Any, what: str, hints: dict[str, Callable[[], bool]]
-) -> None:
-    """Check ``got == expected``; on failure, add the first hint whose test holds."""
-    __tracebackhide__ = True
-    if got == expected:
-        c.that(True, "")
-        return
-    message = f"{what}: expected {expected!r}, got {got!r}"
-    for explanation, recognise in hints.items():
-        try:
-            if recognise():
-                message += f"\nHint: {explanation}"
-                break
-        except Exception:  # a hint's own test must never hide the failure
-            pass
-    c.fail(message)
 
 
 def count_pairs(fn) -> None:
@@ -51,26 +30,25 @@ def _count_pairs_case(c: Checker, ids: list[int]) -> None:
             f"count_pairs({ids}) returned a {type(got).__name__}; return a dict that "
             "maps each pair (a tuple of two ids) to how often it occurs"
         )
-    _equal(
-        c,
+    c.equal(
         dict(got),
         dict(Counter(pairwise(ids))),
         f"count_pairs({ids})",
-        {
+        hints={
             "count every adjacent pair, overlapping ones too: [5, 5, 5] holds the "
-            "pair (5, 5) twice, at positions 0 and 1.": lambda: (
+            "pair (5, 5) twice, at positions 0 and 1.": lambda got: (
                 got == dict(Counter(zip(ids[::2], ids[1::2], strict=False)))
             ),
             "the last id has no right neighbour: a sequence of n ids has n - 1 "
-            "pairs, not n (no pair wraps around to the start).": lambda: (
+            "pairs, not n (no pair wraps around to the start).": lambda got: (
                 got == dict(Counter([*pairwise(ids), (ids[-1], ids[0])]))
             ),
             "the last pair is missing: a sequence of n ids has n - 1 pairs, "
-            "(ids[i], ids[i + 1]) for i from 0 to n - 2 included.": lambda: (
+            "(ids[i], ids[i + 1]) for i from 0 to n - 2 included.": lambda got: (
                 len(ids) > 1 and got == dict(Counter(pairwise(ids[:-1])))
             ),
             "the keys must be tuples (a, b) of two ids: a list cannot be a dict key, "
-            "and a string or a single id does not say which pair it is.": lambda: any(
+            "and a string or a single id does not say which pair it is.": lambda got: any(
                 not isinstance(k, tuple) for k in got
             ),
         },
@@ -108,23 +86,22 @@ def _merge_case(c: Checker, ids: list[int], pair: tuple[int, int], new_id: int) 
     if not isinstance(got, list):
         c.fail(f"merge({ids}, {pair}, {new_id}) returned a {type(got).__name__}, not a list")
     expected = merge_pair(ids, pair, new_id)
-    _equal(
-        c,
+    c.equal(
         got,
         expected,
         f"merge({ids}, {pair}, {new_id})",
-        {
+        hints={
             "the last id was lost: when the loop stops before the end, append the "
-            "last id if it was not part of a merged pair.": lambda: got == expected[:-1],
-            "replace every occurrence of the pair, not only the first.": lambda: (
+            "last id if it was not part of a merged pair.": lambda got: got == expected[:-1],
+            "replace every occurrence of the pair, not only the first.": lambda got: (
                 got == _first_only(ids, pair, new_id)
             ),
             "after replacing a pair, skip both of its ids: [5, 5, 5] merged on (5, 5) "
-            "becomes [9, 5], not [9, 9].": lambda: (
+            "becomes [9, 5], not [9, 9].": lambda got: (
                 got == _without_skipping(ids, pair, new_id)
                 or got.count(new_id) > expected.count(new_id)
             ),
-            "look for the pair in its order: (2, 1) is not the pair (1, 2).": lambda: (
+            "look for the pair in its order: (2, 1) is not the pair (1, 2).": lambda got: (
                 got == merge_pair(ids, pair[::-1], new_id)
             ),
         },
@@ -217,24 +194,23 @@ def _encode_with_merges_case(c: Checker, text: str, merges: dict, shown: str) ->
     got = c.call(text, dict(merges))
     ids = list(text.encode("utf-8"))
     expected = BPETokenizer(sorted(merges, key=merges.get), pattern=None).encode(text)
-    _equal(
-        c,
+    c.equal(
         got,
         expected,
         f"encode_with_merges({text!r}, {shown})",
-        {
+        hints={
             "start from the UTF-8 bytes of the text, list(text.encode('utf-8')), not "
-            "from its characters: 'é' is one character but two bytes, 195 169.": lambda: (
+            "from its characters: 'é' is one character but two bytes, 195 169.": lambda got: (
                 got == _lowest_first([ord(ch) for ch in text], merges)
             ),
             "merge the pair with the lowest new id first (the one learnt earliest), "
-            "not the leftmost pair of the text.": lambda: got == _leftmost_first(ids, merges),
+            "not the leftmost pair of the text.": lambda got: got == _leftmost_first(ids, merges),
             "merge the pair with the lowest new id first: the highest ids were learnt "
-            "last, from tokens that the earlier merges made.": lambda: (
+            "last, from tokens that the earlier merges made.": lambda got: (
                 got == _highest_first(ids, merges)
             ),
             "keep merging until no adjacent pair of the sequence is in the table, not "
-            "only once.": lambda: got == _one_merge(ids, merges),
+            "only once.": lambda got: got == _one_merge(ids, merges),
         },
     )
 
@@ -268,20 +244,23 @@ def _encode_with_specials_case(c: Checker, text: str) -> None:
     one = BPETokenizer(base.merges, pattern=None, special_tokens={"<|endoftext|>": 280})
     got = c.call(text, base.encode_ordinary, dict(specials))
     expected = tok.encode(text, allowed_special="all")
-    _equal(
-        c,
+    c.equal(
         got,
         expected,
         f"encode_with_specials({text!r}, ...)",
-        {
+        hints={
             "the special tokens were encoded as ordinary text: find each special "
-            "string first, and put its id in its place.": lambda: got == base.encode_ordinary(text),
-            "the ids of the special tokens are missing: put special_tokens[s] where "
-            "the text holds s.": lambda: got == [i for i in expected if i not in specials.values()],
-            "handle every special token of special_tokens, not only '<|endoftext|>'.": (
-                lambda: "<|user|>" in text and got == one.encode(text, "all")
+            "string first, and put its id in its place.": lambda got: (
+                got == base.encode_ordinary(text)
             ),
-            "the text after the last special token is lost: encode it too.": lambda: (
+            "the ids of the special tokens are missing: put special_tokens[s] where "
+            "the text holds s.": lambda got: (
+                got == [i for i in expected if i not in specials.values()]
+            ),
+            "handle every special token of special_tokens, not only '<|endoftext|>'.": (
+                lambda got: "<|user|>" in text and got == one.encode(text, "all")
+            ),
+            "the text after the last special token is lost: encode it too.": lambda got: (
                 len(got) < len(expected) and got == expected[: len(got)]
             ),
         },

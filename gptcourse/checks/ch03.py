@@ -8,7 +8,7 @@ import torch
 
 from gptcourse.attention import causal_mask as _causal_mask
 from gptcourse.attention import scaled_dot_product_attention as _attention
-from gptcourse.checks import Checker, checking
+from gptcourse.checks import checking, same_as
 
 
 def causal_mask(fn) -> None:
@@ -18,7 +18,7 @@ def causal_mask(fn) -> None:
         for T in (4, 1, 2, 8):
             got = c.call(T)
             what = f"causal_mask({T})"
-            _check_tensor(c, got, what, (T, T))
+            c.tensor(got, what, shape=(T, T))
             c.that(
                 got.dtype == torch.bool,
                 f"{what}: expected a bool tensor (True = may attend), got dtype {got.dtype}. "
@@ -33,6 +33,9 @@ def causal_mask(fn) -> None:
                 "a token may attend to itself: keep the diagonal (tril(), not tril(-1)).": (
                     ones.tril(-1)
                 ),
+                "tril(1) also keeps the diagonal just above the main one, so each query "
+                "sees the token after it: keep the lower triangle with the main diagonal, "
+                "tril() (diagonal=0).": ones.tril(1),
                 "that is True where attention is forbidden; here True means 'may attend' "
                 "(the lower triangle, diagonal included).": ~expected,
             }
@@ -71,6 +74,11 @@ def attention_one_query(fn) -> None:
                     ),
                     f"the scores are divided by d_k = {d_k}; divide them by sqrt(d_k).": _is(
                         torch.softmax(scores / d_k, 0) @ V
+                    ),
+                    f"the scores are divided by sqrt(d_v) = sqrt({d_v}), the width of the "
+                    f"values; divide them by sqrt(d_k) = sqrt({d_k}), the width of the query "
+                    "and the keys whose dot products they are.": _is(
+                        torch.softmax(scores / math.sqrt(d_v), 0) @ V
                     ),
                     "the weights must be a softmax of the scores (positive, summing to 1), "
                     "not the scores themselves.": _is(scores / math.sqrt(d_k) @ V),
@@ -142,24 +150,5 @@ def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int = 
 
 
 def _is(wrong: torch.Tensor):
-    """A hint test: the learner's result equals ``wrong`` (a known mistake)."""
-
-    def recognise(got) -> bool:
-        got = torch.as_tensor(got.detach() if hasattr(got, "detach") else got).double()
-        if got.shape != wrong.shape:
-            return False
-        return torch.allclose(got.nan_to_num(0.0), wrong.double().nan_to_num(0.0), rtol=1e-6)
-
-    return recognise
-
-
-def _check_tensor(c: Checker, got, what: str, shape: tuple[int, ...]) -> None:
-    __tracebackhide__ = True
-    c.that(
-        isinstance(got, torch.Tensor),
-        f"{what}: expected a torch.Tensor, got {type(got).__name__}",
-    )
-    c.that(
-        tuple(got.shape) == shape,
-        f"{what}: expected shape {shape}, got shape {tuple(got.shape)}",
-    )
+    """A hint's test: the learner's result is ``wrong`` (NaN, a fully masked row, as 0)."""
+    return same_as(wrong, rtol=1e-6, nan_as_zero=True)

@@ -8,7 +8,7 @@ import torch
 
 from gptcourse.attention import MultiHeadAttention
 from gptcourse.attention import scaled_dot_product_attention as _attention
-from gptcourse.checks import checking
+from gptcourse.checks import checking, same_as
 
 
 def split_heads(fn) -> None:
@@ -29,13 +29,13 @@ def split_heads(fn) -> None:
                 atol=0,
                 hints={
                     f"that is (B, T, H, C/H) = {(B, T, H, D)}: swap the T and H dimensions "
-                    "with .transpose(1, 2).": _same(x.view(B, T, H, D)),
+                    "with .transpose(1, 2).": same_as(x.view(B, T, H, D)),
                     "reshaping (B, T, C) straight to (B, H, T, C/H) mixes time steps into "
-                    "the heads: view it as (B, T, H, C/H) first, then transpose(1, 2).": _same(
+                    "the heads: view it as (B, T, H, C/H) first, then transpose(1, 2).": same_as(
                         x.reshape(B, H, T, D)
                     ),
                     "head h must get the consecutive channels h*D .. h*D + D - 1, not every "
-                    "H-th channel: view the last dimension as (H, D), not (D, H).": _same(
+                    "H-th channel: view the last dimension as (H, D), not (D, H).": same_as(
                         x.view(B, T, D, H).permute(0, 3, 1, 2)
                     ),
                 },
@@ -59,11 +59,11 @@ def merge_heads(fn) -> None:
                 atol=0,
                 hints={
                     "reshaping (B, H, T, D) straight to (B, T, H*D) mixes the heads' time "
-                    "steps: transpose(1, 2) to (B, T, H, D) first, then reshape.": _same(
+                    "steps: transpose(1, 2) to (B, T, H, D) first, then reshape.": same_as(
                         x.reshape(B, T, H * D)
                     ),
                     f"that is (B, T, H, D) = {(B, T, H, D)}: join the last two dimensions "
-                    "with .reshape(B, T, H * D).": _same(x.transpose(1, 2)),
+                    "with .reshape(B, T, H * D).": same_as(x.transpose(1, 2)),
                 },
             )
         x = torch.randn(2, 8, 12, generator=generator)
@@ -88,14 +88,16 @@ def count_attention_parameters(fn) -> None:
                 hints={
                     "that counts a full-width set of projections for every head; each head "
                     "projects to only C/H dimensions, so the heads together have as many "
-                    "parameters as one head of width C.": _equals(H * (4 * C * C + biases)),
-                    "the biases are missing: the input projections have 3C of them and the "
-                    "output projection C.": _equals(4 * C * C),
-                    "the output projection W_O (C x C, and C biases) is missing.": _equals(
-                        3 * C * C + (3 * C if bias else 0)
+                    "parameters as one head of width C.": same_as(
+                        H * (4 * C * C + biases), rtol=0, atol=0
                     ),
-                    "with bias=False there are no biases at all.": _equals(
-                        4 * C * C + 4 * C if not bias else -1
+                    "the biases are missing: the input projections have 3C of them and the "
+                    "output projection C.": same_as(4 * C * C, rtol=0, atol=0),
+                    "the output projection W_O (C x C, and C biases) is missing.": same_as(
+                        3 * C * C + (3 * C if bias else 0), rtol=0, atol=0
+                    ),
+                    "with bias=False there are no biases at all.": same_as(
+                        4 * C * C + 4 * C if not bias else -1, rtol=0, atol=0
                     ),
                 },
             )
@@ -125,17 +127,17 @@ def multi_head_attention(fn) -> None:
                 rtol=1e-6,
                 hints={
                     f"the scores are scaled by 1/sqrt(C) = 1/sqrt({C}); each head scales "
-                    f"by 1/sqrt(D), the width of its own queries, D = C/H = {C // H}.": _same(
+                    f"by 1/sqrt(D), the width of its own queries, D = C/H = {C // H}.": same_as(
                         _reference(*weights, scale=1 / math.sqrt(C)), rtol=1e-6
                     ),
                     "the attention is not causal: a position may only attend to itself and "
-                    "earlier positions (causal mask).": _same(
+                    "earlier positions (causal mask).": same_as(
                         _reference(*weights, causal=False), rtol=1e-6
                     ),
                     "the output projection is missing: multiply the concatenated heads by "
-                    "W_o and add b_o.": _same(_reference(*weights, project=False), rtol=1e-6),
+                    "W_o and add b_o.": same_as(_reference(*weights, project=False), rtol=1e-6),
                     "the heads were not split right: view (B, T, C) as (B, T, H, D), then "
-                    "transpose to (B, H, T, D).": _same(
+                    "transpose to (B, H, T, D).": same_as(
                         _reference(*weights, split_by_reshape=True), rtol=1e-6
                     ),
                 },
@@ -156,20 +158,3 @@ def _reference(
     out, _ = _attention(q, k, v, causal=causal, scale=scale)  # (B, H, T, D)
     out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
     return out @ W_o + b_o if project else out
-
-
-def _same(wrong: torch.Tensor, rtol: float = 0.0):
-    """A hint test: the learner's tensor equals ``wrong`` (a known mistake)."""
-
-    def recognise(got) -> bool:
-        got = torch.as_tensor(got.detach() if hasattr(got, "detach") else got)
-        return got.shape == wrong.shape and torch.allclose(
-            got.to(wrong.dtype), wrong, rtol=rtol, atol=1e-12
-        )
-
-    return recognise
-
-
-def _equals(wrong: int):
-    """A hint test: the learner's count equals ``wrong``."""
-    return lambda got: int(got) == wrong

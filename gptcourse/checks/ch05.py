@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from gptcourse.attention import CausalSelfAttention, MultiHeadAttention
-from gptcourse.checks import Checker, checking
+from gptcourse.checks import checking, same_as
 from gptcourse.positions import (
     RotaryEmbedding,
     sinusoidal_encoding,
@@ -18,24 +18,9 @@ from gptcourse.positions import (
 _F64 = torch.float64
 
 
-def _is(wrong: torch.Tensor, rtol: float = 1e-5, atol: float = 1e-7) -> Callable[[object], bool]:
-    """A hint test: the learner's answer is (numerically) the tensor ``wrong``."""
-
-    def recognise(got: object) -> bool:
-        got = torch.as_tensor(got, dtype=_F64)
-        return got.shape == wrong.shape and torch.allclose(got, wrong.to(_F64), rtol, atol)
-
-    return recognise
-
-
-def _tensor(c: Checker, got: object, what: str) -> torch.Tensor:
-    """``got`` as a float64 tensor, or a clear failure."""
-    __tracebackhide__ = True
-    c.that(
-        isinstance(got, torch.Tensor),
-        f"{what}: expected a torch.Tensor, got {type(got).__name__}",
-    )
-    return got
+def _is(wrong: torch.Tensor) -> Callable[[object], bool]:
+    """A hint's test: the learner's answer is (numerically) the tensor ``wrong``."""
+    return same_as(wrong, rtol=1e-5, atol=1e-7)
 
 
 def _interleave(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
@@ -53,11 +38,13 @@ def sinusoidal_position(fn) -> None:
     with checking("sinusoidal_position", fn) as c:
         for p, d in ((0, 8), (1, 8), (7, 16), (100, 64), (1023, 768)):
             what = f"sinusoidal_position({p}, {d})"
-            got = _tensor(c, c.call(p, d), what)
+            got = c.tensor(c.call(p, d), what)
             expected = sinusoidal_encoding(p + 1, d, dtype=_F64)[p]
             i = torch.arange(d // 2, dtype=_F64)
             j = torch.arange(d, dtype=_F64)
             angle = p / 10000 ** (2 * i / d)  # (d/2,)
+            odd_exponent = p / 10000 ** ((2 * i + 1) / d)  # (d/2,)
+            base_1000 = p / 1000 ** (2 * i / d)  # (d/2,)
             c.close(
                 got,
                 expected,
@@ -86,6 +73,16 @@ def sinusoidal_position(fn) -> None:
                             )
                         )
                     ),
+                    "the exponent of pair i is 2i/d, for its sine (dimension 2i) and its "
+                    "cosine (dimension 2i + 1) alike: it looks like you used (2i + 1)/d.": _is(
+                        _interleave(odd_exponent.sin(), odd_exponent.cos())
+                    ),
+                    "the base is 10000, not 1000: the frequency of pair i is "
+                    "1 / 10000^(2i/d).": _is(_interleave(base_1000.sin(), base_1000.cos())),
+                    f"positions count from 0: sinusoidal_position({p}, {d}) is the encoding "
+                    f"of position {p}, and it looks like you encoded position {p + 1}.": _is(
+                        sinusoidal_encoding(p + 2, d, dtype=_F64)[p + 1]
+                    ),
                 },
             )
 
@@ -99,7 +96,7 @@ def shift_matrix(fn) -> None:
     with checking("shift_matrix", fn) as c:
         for k, d in ((1, 2), (3, 8), (-2, 8), (50, 16), (0, 4)):
             what = f"shift_matrix({k}, {d})"
-            got = _tensor(c, c.call(k, d), what)
+            got = c.tensor(c.call(k, d), what)
             expected = sinusoidal_shift_matrix(k, d, dtype=_F64)
             hints = {
                 "that matrix moves positions k steps back (it is the transpose, the inverse, "
@@ -109,6 +106,10 @@ def shift_matrix(fn) -> None:
                 "the block of pair i must use the frequency w_i = 1 / 10000^(2i/d), "
                 "with the angle k * w_i.": _is(
                     sinusoidal_shift_matrix(k, d, dtype=_F64, base=10000**0.5)
+                ),
+                "the base is 10000, not 1000: the frequency of pair i is "
+                "w_i = 1 / 10000^(2i/d).": _is(
+                    sinusoidal_shift_matrix(k, d, dtype=_F64, base=1000)
                 ),
             }
             if k != 0:
@@ -143,7 +144,7 @@ def rope(fn) -> None:
         for T, d, base in ((3, 2, 10000.0), (16, 8, 10000.0), (64, 32, 10000.0), (10, 6, 100.0)):
             x = torch.randn(T, d, generator=generator, dtype=_F64)
             what = f"rope(x of shape ({T}, {d}), base={base:g})"
-            got = _tensor(c, c.call(x.clone(), base), what)
+            got = c.tensor(c.call(x.clone(), base), what)
             expected = RotaryEmbedding(d, T, base)(x[None, None])[0, 0]
             positions = torch.arange(T, dtype=_F64)[:, None]
             w = base ** (-torch.arange(0, d, 2, dtype=_F64) / d)
@@ -167,6 +168,11 @@ def rope(fn) -> None:
                     "the pairs are the neighbours (2i, 2i + 1).": _is(_halves_rope(x, base)),
                     "that rotates every row by the same angles; row t must turn by t times "
                     "the pair's frequency.": _is(_rotate(x, w.expand(T, -1))),
+                    # (With base 10000 this is the right answer, never a failure's hint.)
+                    f"the base is an argument, base={base:g}: the frequencies are "
+                    "base^(-2i/d), not 10000^(-2i/d).": _is(
+                        _rotate(x, positions * 10000 ** (-torch.arange(0, d, 2, dtype=_F64) / d))
+                    ),
                 },
             )
             c.that(
