@@ -6,6 +6,7 @@ Each module holds the finished version of one part that a chapter builds:
 - :mod:`gptcourse.char_tokenizer` -- one token per character.
 - :mod:`gptcourse.bpe` -- byte-level BPE: training, encoding, special tokens, files.
 - :mod:`gptcourse.gpt2_tokenizer` -- GPT-2's own tokenizer, loaded offline.
+- :mod:`gptcourse.tokenizer_file` -- one file format for the tokenizers, one ``load``.
 - :mod:`gptcourse.batches` -- token ids to (input, target) training batches.
 - :mod:`gptcourse.bigram` -- bigram language models, counted and learned.
 - :mod:`gptcourse.attention` -- scaled dot-product, multi-head and causal self-attention.

@@ -8,6 +8,8 @@ predict token ``t + 1``.
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from gptcourse import _args
@@ -47,7 +49,7 @@ def train_val_split(
         ValueError: ``ids`` is not 1-D, or ``val_fraction`` is not in ``[0, 1)``.
     """
     _check_ids(ids)
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)):
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
         raise TypeError(f"val_fraction must be a number, got {_args.shown(val_fraction)}")
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")

@@ -64,6 +64,8 @@ def count_pairs(
     """
     ids = _args.id_list("ids", ids)
     weight = _args.integer("weight", weight)
+    if counts is not None and not isinstance(counts, dict):
+        raise TypeError(f"counts must be a dict to add to, or None, got {_args.shown(counts)}")
     counts = {} if counts is None else counts
     for pair in pairwise(ids):
         counts[pair] = counts.get(pair, 0) + weight
@@ -369,7 +371,7 @@ class BPETokenizer:
         elif isinstance(allowed_special, str) or not isinstance(allowed_special, Iterable):
             raise TypeError(
                 "allowed_special must be 'all' or a set of special tokens, such as "
-                f"{{{ENDOFTEXT!r}}}, got {_args.shown(allowed_special)}"
+                f"{{'<|endoftext|>'}}, got {_args.shown(allowed_special)}"
             )
         else:
             allowed = set(allowed_special)
@@ -479,7 +481,6 @@ class BPETokenizer:
 
 _NEVER = float("inf")  # the rank of a pair that is not in the merge table
 _SURROGATE = regex.compile("[\ud800-\udfff]")
-ENDOFTEXT = "<|endoftext|>"
 
 
 def _without_surrogates(text: str) -> str:

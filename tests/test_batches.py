@@ -81,3 +81,5 @@ def test_wrong_kinds_of_arguments_are_named(call, error, message):
 def test_sizes_may_be_any_integer_type():
     x, y = get_batch(torch.arange(50, dtype=torch.int32), np.int64(3), torch.tensor(5))
     assert x.shape == y.shape == (3, 5) and x.dtype == torch.long
+    train, val = train_val_split(torch.arange(10), np.float32(0.2))
+    assert (len(train), len(val)) == (8, 2)

@@ -328,6 +328,8 @@ def test_pair_functions_take_tensors_and_name_wrong_arguments():
         merge_pair([1, 2], 12, 9)
     with pytest.raises(TypeError, match="new_id must be an int, got the float 9.0"):
         merge_pair([1, 2], (1, 2), 9.0)
+    with pytest.raises(TypeError, match="counts must be a dict to add to, or None, got a list"):
+        count_pairs([1, 2], [])
 
 
 def test_decode_of_a_cut_character(tok):
