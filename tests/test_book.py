@@ -301,6 +301,9 @@ def test_citations_link_to_the_bibliography():
     intro = _html("book/intro")
     cites = re.findall(r'<a class="reference internal" href="references.html#(id\d+)"', intro)
     assert cites, "the intro cites no paper"
+    text = re.sub(r"<[^>]+>", "", intro)
+    assert "(Radford et al., 2018)" in text  # {cite:p}
+    assert "Vaswani et al. (2017)" in text  # {cite:t}
     references = _html("book/references")
     for anchor in cites:
         assert f'id="{anchor}"' in references

@@ -8,9 +8,10 @@ Registered in ``_config.yml`` (``sphinx.local_extensions``). It
 * numbers exercises ``Exercise 1-3`` (chapter, dash, exercise), so that they cannot be
   confused with sections (``1.3``); ``tools/exercises.py`` writes the same heading into the
   learner's notebook;
-* registers the bibliography's style, ``gptcourse`` (``bibtex_default_style``): entries
-  sorted by author and year and labelled ``[Vaswani et al., 2017]``, as the author-year
-  citations in the text (``{cite:p}``, ``{cite:t}``) name them;
+* registers the bibliography's styles, both named ``gptcourse``: citations in the text
+  read "(Vaswani et al., 2017)" (``{cite:p}``) and "Vaswani et al. (2017)" (``{cite:t}``)
+  (``bibtex_reference_style``), and the list is sorted by author and year, each entry
+  labelled "Vaswani et al., 2017" (``bibtex_default_style``);
 * drops sphinx-thebe's scripts and style from every page: the book does not offer live
   code cells, and the extension, which Jupyter Book always loads, declared
   ``THEBE_JS_URL`` twice on every page (a JavaScript error) and pointed at a CDN.
@@ -21,16 +22,21 @@ from __future__ import annotations
 import string
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import sphinxcontrib.bibtex.plugin
 from docutils import nodes
 from pybtex.plugin import register_plugin
 from pybtex.richtext import Text
 from pybtex.style.formatting.unsrt import Style as UnsrtStyle
 from pybtex.style.labels import BaseLabelStyle
-from pybtex.style.template import field, sentence
+from pybtex.style.template import field as bib_field
+from pybtex.style.template import sentence
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
+from sphinxcontrib.bibtex.style.referencing import BracketStyle
+from sphinxcontrib.bibtex.style.referencing.author_year import AuthorYearReferenceStyle
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -125,8 +131,23 @@ class AuthorYearStyle(UnsrtStyle):
     default_sorting_style = "author_year_title"
 
     def format_title(self, e, which_field, as_sentence=True):
-        title = field(which_field)
+        title = bib_field(which_field)
         return sentence[title] if as_sentence else title
+
+
+def _round_brackets() -> BracketStyle:
+    return BracketStyle(left="(", right=")", sep="; ")
+
+
+@dataclass
+class RoundAuthorYear(AuthorYearReferenceStyle):
+    """Author-year citations in round brackets: (Vaswani et al., 2017)."""
+
+    bracket_parenthetical: BracketStyle = field(default_factory=_round_brackets)
+    bracket_textual: BracketStyle = field(default_factory=_round_brackets)
+    bracket_author: BracketStyle = field(default_factory=_round_brackets)
+    bracket_label: BracketStyle = field(default_factory=_round_brackets)
+    bracket_year: BracketStyle = field(default_factory=_round_brackets)
 
 
 def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -143,6 +164,9 @@ def _drop_thebe(app: Sphinx, pagename, templatename, context, doctree) -> None:
 def setup(app: Sphinx) -> dict:
     register_plugin("pybtex.style.labels", "gptcourse-author-year", AuthorYearLabels)
     register_plugin("pybtex.style.formatting", "gptcourse", AuthorYearStyle)
+    sphinxcontrib.bibtex.plugin.register_plugin(
+        "sphinxcontrib.bibtex.style.referencing", "gptcourse", RoundAuthorYear
+    )
     app.connect("doctree-read", _strip_markers_in_exercises)
     app.connect("env-get-updated", _renumber_exercises, priority=900)
     app.connect("html-page-context", _drop_thebe)
