@@ -3,7 +3,8 @@
 #
 #   make book                 build the HTML book into _build/html
 #   make test                 every test: lint, stale files, unit tests, nbval, exercises, book
-#   make lab                  JupyterLab on the exercises
+#   make linkcheck            every link and anchor inside the built book must resolve
+#   make lab                  JupyterLab on the exercises (no prompts; saving changes only your edits)
 #   make record [NB=path]     re-execute notebooks and store their outputs
 #   make exercises [NB=path]  regenerate the learner's exercise notebooks
 #   make lock                 re-resolve requirements/dev.txt from requirements/dev.in
@@ -19,7 +20,7 @@ TORCH_INDEX ?=
 NB ?=
 BOOK_HTML := _build/html
 
-.PHONY: help venv book test lint stale unit notebooks lab record exercises lock clean
+.PHONY: help venv book linkcheck test lint stale unit notebooks lab record exercises lock clean
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -39,9 +40,17 @@ book: venv
 	$(BIN)/jupyter-book build . --warningiserror --keep-going --quiet
 	@echo "The book is in $(BOOK_HTML). Open $(abspath $(BOOK_HTML))/index.html in a browser."
 
+# Internal links and anchors must resolve; external ones are listed (the build is offline)
+# in _build/linkcheck/external.txt.
+linkcheck: venv
+	@test -f $(BOOK_HTML)/index.html || { echo "error: no book in $(BOOK_HTML); run make book first"; exit 1; }
+	$(PY) tools/linkcheck.py $(BOOK_HTML)
+
+# The workflow is checked against GitHub's schema (bundled in check-jsonschema: offline).
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 # Stored notebooks and generated exercises must be what their sources produce.
 stale: venv
@@ -61,8 +70,13 @@ test: lint stale book
 	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest $(PYTEST_UNIT) --nbval chapters exercises/solutions
 
 # Opens on the exercises; the chapters are one folder up in the same file browser.
+# tools/lab/ holds its settings: no news or update prompt, nothing fetched from the web,
+# and a notebook is saved with its reader's edits only, not with this machine's kernel
+# details (see tools/lab/jupyter_server_config.py). Nothing is written into the venv.
 lab: venv
-	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/exercises \
+	JUPYTER_PATH="$(abspath tools/lab)" $(BIN)/jupyter lab \
+		--config="$(abspath tools/lab/jupyter_server_config.py)" \
+		--ServerApp.root_dir=. --LabApp.default_url=/lab/tree/exercises \
 		$(if $(filter 0,$(shell id -u)),--allow-root)
 
 record: venv

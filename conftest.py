@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tools.notebooks import apply_kernel_env
 
 apply_kernel_env(validate=True)
@@ -24,6 +26,11 @@ collect_ignore_glob = ["chapters/*.py", "exercises/*.py", "exercises/solutions/*
 NO_BROWSER = "no Chromium to open the book with"
 #: The one command that enables the browser checks (Debian and Ubuntu).
 INSTALL_BROWSER = "sudo apt-get install chromium"
+#: What drives that browser (in the lock, so `make venv` installs it; it never downloads a
+#: browser of its own).
+INSTALL_PLAYWRIGHT = ".venv/bin/pip install playwright"
+#: How long the browser checks took, for the summary (tests/test_book.py sets it).
+BOOK_TIMING = pytest.StashKey[str]()
 
 _failed_notebooks: set[str] = set()
 
@@ -45,13 +52,18 @@ def pytest_terminal_summary(terminalreporter):
         r for r in terminalreporter.stats.get("skipped", []) if NO_BROWSER in str(r.longrepr)
     ]
     if no_browser:
+        playwright = any("Playwright" in str(r.longrepr) for r in no_browser)
         terminalreporter.section("rendered-book checks skipped")
         terminalreporter.write_line(
-            f"{len(no_browser)} checks of the rendered book were skipped: there is no Chromium "
-            "on this machine.\nEverything else ran. To run them too, install it, e.g.\n"
-            f"  {INSTALL_BROWSER}\n"
+            f"{len(no_browser)} checks of the rendered book were skipped: "
+            + ("Playwright is not installed" if playwright else "there is no Chromium")
+            + " on this machine.\nEverything else ran. To run them too, install it, e.g.\n"
+            f"  {INSTALL_PLAYWRIGHT if playwright else INSTALL_BROWSER}\n"
             "(CI, with CI=true, requires them.)"
         )
+    timing = terminalreporter.config.stash.get(BOOK_TIMING, None)
+    if timing:
+        terminalreporter.write_line(f"rendered book: {timing}")
     if not _failed_notebooks:
         return
     terminalreporter.section("notebooks that changed")

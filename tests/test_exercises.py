@@ -88,8 +88,9 @@ def test_generator_turns_solutions_into_stubs(tmp_path):
     assert "Because." not in text
     assert "return 2 * x" not in text and "return None" not in text
     assert "solution-start" not in text and "{exercise}" not in text
-    assert "### Exercise 7.1: Double it\n\nWrite `double(x)`." in text
-    assert "### Exercise 7.2: Why?" in text
+    # Numbered as the book numbers it (book/_ext/gptcourse_book.py): chapter-dash-number.
+    assert "### Exercise 7-1: Double it\n\nWrite `double(x)`." in text
+    assert "### Exercise 7-2: Why?" in text
     assert exercises.ANSWER_PLACEHOLDER in text
     code = next(c for c in nb.cells if "def double" in c.source)
     assert code.source.splitlines()[2:4] == [

@@ -124,7 +124,7 @@ def learner_notebook(src: Path):
             if name == "exercise" and directive:
                 exercise += 1
                 _, title, body = directive
-                heading = f"### Exercise {chapter}.{exercise}" + (f": {title}" if title else "")
+                heading = f"### Exercise {chapter}-{exercise}" + (f": {title}" if title else "")
                 cells.append(nbformat.v4.new_markdown_cell(f"{heading}\n\n{body}".strip()))
                 continue
             if "{exercise" in cell.source or "{solution" in cell.source:
