@@ -35,6 +35,19 @@ BOOK_TIMING = pytest.StashKey[str]()
 _failed_notebooks: set[str] = set()
 
 
+@pytest.fixture
+def one_cpu_thread():
+    """Run a test on one CPU thread: the models of the unit tests are so small that a
+    second thread only adds synchronisation, which costs dearly when the cores are busy
+    (the same tests take ten times longer on two threads of a loaded machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def pytest_configure(config):
     # What legitimately varies between a recording and a re-run, wherever pytest runs from.
     if getattr(config.option, "nbval_sanitize_with", "unset") is None:

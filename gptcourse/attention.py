@@ -9,13 +9,23 @@ attend to, with weights given by a softmax over its scaled dot products with the
 :func:`scaled_dot_product_attention` computes exactly that (and returns the weights);
 :class:`MultiHeadAttention` runs ``n_heads`` of them side by side in subspaces of the
 model's width, and :class:`CausalSelfAttention` is its causal case, the attention of a
-GPT. Masks are boolean and follow one convention throughout: ``True`` means "may attend".
+GPT. It returns its output only; :meth:`MultiHeadAttention.attention_weights` gives the
+weights, for pictures. Masks are boolean and follow one convention throughout: ``True``
+means "may attend".
+
+For generation, a :class:`KVCache` keeps the keys and values of the positions already
+seen, so that each new token computes its own query, key and value only:
 
     >>> x = torch.randn(2, 5, 16)                       # (B, T, d_model)
     >>> attn = CausalSelfAttention(d_model=16, n_heads=4)
-    >>> y, w = attn(x, return_weights=True)
-    >>> tuple(y.shape), tuple(w.shape)                  # (B, T, d_model), (B, H, T, T)
-    ((2, 5, 16), (2, 4, 5, 5))
+    >>> tuple(attn(x).shape)                            # (B, T, d_model)
+    (2, 5, 16)
+    >>> tuple(attn.attention_weights(x).shape)          # (B, H, T, T)
+    (2, 4, 5, 5)
+    >>> cache = KVCache(batch_size=2, n_heads=4, head_dim=4, capacity=5)
+    >>> first, last = attn(x[:, :4], cache=cache), attn(x[:, 4:], cache=cache)
+    >>> torch.allclose(last, attn(x)[:, 4:], atol=1e-6)
+    True
 """
 
 from __future__ import annotations
@@ -26,28 +36,46 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gptcourse._validation import check_size, check_tensor
+from gptcourse.positions import RotaryEmbedding
+
 __all__ = [
     "causal_mask",
     "scaled_dot_product_attention",
+    "KVCache",
     "MultiHeadAttention",
     "CausalSelfAttention",
 ]
 
 
-def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """The mask of a language model: query ``i`` may attend to keys ``j <= i``.
+def causal_mask(
+    T_q: int, T_k: int | None = None, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """The mask of a language model: a query may attend to its own and earlier positions.
+
+    With ``T_k`` keys and ``T_q <= T_k`` queries, the queries are the *last* ``T_q``
+    positions (the new tokens after ``T_k - T_q`` cached ones): query ``i`` sits at
+    position ``T_k - T_q + i`` and may attend to keys ``j <= T_k - T_q + i``.
 
     Returns:
-        a ``(T, T)`` bool tensor, ``True`` on and below the diagonal::
+        a ``(T_q, T_k)`` bool tensor; ``T_k = T_q`` by default, the lower triangle::
 
             >>> causal_mask(3)
             tensor([[ True, False, False],
                     [ True,  True, False],
                     [ True,  True,  True]])
+            >>> causal_mask(2, 4)  # two new queries after two cached positions
+            tensor([[ True,  True,  True, False],
+                    [ True,  True,  True,  True]])
     """
-    if isinstance(T, bool) or not isinstance(T, int) or T < 1:
-        raise ValueError(f"the sequence length T must be a positive int, got {T!r}")
-    return torch.ones(T, T, dtype=torch.bool, device=device).tril()
+    check_size("T_q", T_q)
+    T_k = T_q if T_k is None else check_size("T_k", T_k)
+    if T_q > T_k:
+        raise ValueError(
+            f"T_q={T_q} queries cannot be the last positions of T_k={T_k} keys: "
+            "a causal mask needs T_q <= T_k"
+        )
+    return torch.ones(T_q, T_k, dtype=torch.bool, device=device).tril(diagonal=T_k - T_q)
 
 
 def scaled_dot_product_attention(
@@ -66,7 +94,8 @@ def scaled_dot_product_attention(
         v: values, ``(..., T_k, d_v)``.
         mask: optional bool tensor broadcastable to ``(..., T_q, T_k)``; ``True`` where
             a query may attend to a key.
-        causal: also apply :func:`causal_mask` (needs ``T_q == T_k``).
+        causal: also apply :func:`causal_mask`, aligned to the end (the queries are the
+            last ``T_q`` of the ``T_k`` positions).
         scale: the factor of the dot products; ``1 / sqrt(d_k)`` by default.
 
     Returns:
@@ -76,9 +105,12 @@ def scaled_dot_product_attention(
         :func:`torch.nn.functional.scaled_dot_product_attention`).
 
     Raises:
+        TypeError: an argument is not a tensor (a list, a NumPy array).
         ValueError: shapes that do not fit together, or a mask that is not bool or
             does not broadcast to ``(..., T_q, T_k)``; the message names the shapes.
     """
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        check_tensor(name, t)
     if q.dim() < 2 or k.dim() < 2 or v.dim() < 2:
         raise ValueError(
             f"q, k and v need at least 2 dimensions (..., T, d), got shapes "
@@ -106,8 +138,9 @@ def scaled_dot_product_attention(
     return weights @ v, weights  # (..., T_q, d_v), (..., T_q, T_k)
 
 
-def _check_mask(mask: torch.Tensor, scores_shape: torch.Size) -> None:
+def _check_mask(mask: torch.Tensor, scores_shape: torch.Size | tuple[int, ...]) -> None:
     """Raise a clear error unless ``mask`` is bool and broadcasts to ``scores_shape``."""
+    scores_shape = torch.Size(scores_shape)
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
         what = mask.dtype if isinstance(mask, torch.Tensor) else type(mask).__name__
         raise ValueError(
@@ -133,15 +166,86 @@ def _combine_masks(
     if mask is not None:
         _check_mask(mask, scores_shape)
     if causal:
-        T_q, T_k = scores_shape[-2], scores_shape[-1]
-        if T_q != T_k:
-            raise ValueError(
-                f"causal=True needs as many queries as keys, got T_q={T_q} and T_k={T_k}; "
-                "pass an explicit mask instead"
-            )
-        allowed = causal_mask(T_q, device=device)
+        allowed = causal_mask(scores_shape[-2], scores_shape[-1], device=device)
         mask = allowed if mask is None else mask & allowed
     return mask
+
+
+class KVCache:
+    """The keys and values that one attention layer has computed for the positions so far.
+
+    Generating token ``t + 1`` needs the keys and values of positions ``0 .. t``; they do
+    not change once computed (a position attends only to earlier ones), so each step
+    computes those of the new token only and appends them here. The tensors are allocated
+    once, for ``capacity`` positions, and each step writes into them in place.
+
+    Args:
+        batch_size, n_heads, head_dim: ``B``, ``H`` and ``D`` of the keys and values.
+        capacity: the most positions it holds (prompt plus generated tokens).
+        device, dtype: those of the model's activations.
+
+    Attributes:
+        k, v: ``(B, H, capacity, D)``; positions ``0 .. length - 1`` are filled.
+        length: how many positions are filled.
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        n_heads: int,
+        head_dim: int,
+        capacity: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ):
+        for name, value in (
+            ("batch_size", batch_size),
+            ("n_heads", n_heads),
+            ("head_dim", head_dim),
+            ("capacity", capacity),
+        ):
+            check_size(name, value)
+        shape = (batch_size, n_heads, capacity, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.k.shape[2]
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store the keys and values of ``T`` new positions, ``(B, H, T, D)`` each.
+
+        Returns:
+            the keys and values of every position so far, ``(B, H, length, D)`` each
+            (views of the cache, ``length`` counting the new positions).
+        """
+        B, H, cap, D = self.k.shape
+        if k.shape[0] != B or k.shape[1] != H or k.shape[3] != D or v.shape != k.shape:
+            raise ValueError(
+                f"this cache holds keys and values of shape (B={B}, H={H}, T, D={D}), got "
+                f"keys {tuple(k.shape)} and values {tuple(v.shape)}"
+            )
+        start, end = self.length, self.length + k.shape[2]
+        if end > cap:
+            raise ValueError(
+                f"the cache has room for {cap} positions; {start} are filled and "
+                f"{k.shape[2]} more do not fit"
+            )
+        self.k[:, :, start:end] = k
+        self.v[:, :, start:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+    def reset(self) -> None:
+        """Forget every position (the memory is kept for the next sequence)."""
+        self.length = 0
+
+    def __repr__(self) -> str:
+        B, H, cap, D = self.k.shape
+        return f"KVCache(B={B}, H={H}, D={D}, length={self.length}, capacity={cap})"
 
 
 class MultiHeadAttention(nn.Module):
@@ -158,13 +262,18 @@ class MultiHeadAttention(nn.Module):
         n_heads: the number of heads, ``H``; must divide ``d_model``.
         causal: let each position attend only to itself and earlier positions.
         bias: whether the two projections have biases.
-        dropout: dropout probability on the attention weights and on the output
-            (used only in training mode).
+        dropout: dropout probability, at two places (used only in training mode): on
+            the attention weights and on the output.
+        rotary: a :class:`~gptcourse.positions.RotaryEmbedding` of width ``head_dim``
+            to rotate the queries and keys by their positions (RoPE), or ``None``.
 
     Attributes:
         qkv_proj: ``Linear(d_model, 3 * d_model)``; its weight rows are the query,
             key and value projections, in that order.
         out_proj: ``Linear(d_model, d_model)``, applied to the concatenated heads.
+        attn_dropout: the dropout probability of the attention weights (applied inside
+            PyTorch's fused attention).
+        out_dropout: the ``nn.Dropout`` of the output.
     """
 
     def __init__(
@@ -174,10 +283,11 @@ class MultiHeadAttention(nn.Module):
         causal: bool = False,
         bias: bool = True,
         dropout: float = 0.0,
+        rotary: RotaryEmbedding | None = None,
     ):
         super().__init__()
-        if d_model < 1 or n_heads < 1:
-            raise ValueError(f"d_model and n_heads must be positive, got {d_model} and {n_heads}")
+        check_size("d_model", d_model)
+        check_size("n_heads", n_heads)
         if d_model % n_heads != 0:
             raise ValueError(
                 f"d_model={d_model} is not divisible by n_heads={n_heads}: each head needs "
@@ -189,10 +299,15 @@ class MultiHeadAttention(nn.Module):
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
         self.causal = causal
-        self.dropout = dropout
+        if rotary is not None and rotary.head_dim != self.head_dim:
+            raise ValueError(
+                f"rotary has head_dim={rotary.head_dim}, but the heads of d_model={d_model} "
+                f"with n_heads={n_heads} are {self.head_dim} wide"
+            )
+        self.rotary = rotary
         self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
-        self.attn_dropout = nn.Dropout(dropout)
+        self.attn_dropout = dropout
         self.out_dropout = nn.Dropout(dropout)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,66 +321,122 @@ class MultiHeadAttention(nn.Module):
         B, H, T, D = x.shape
         return x.transpose(1, 2).reshape(B, T, H * D)
 
-    def forward(
+    def qkv(
         self,
         x: torch.Tensor,
-        return_weights: bool = False,
-        mask: torch.Tensor | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """Attend over the sequence ``x``.
+        positions: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The heads' queries ``(B, H, T, D)``, and keys and values ``(B, H, T_k, D)``.
 
-        Args:
-            x: ``(B, T, d_model)``.
-            return_weights: also return the attention weights of every head.
-            mask: optional bool tensor broadcastable to ``(B, H, T, T)``, ``True`` =
-                may attend (e.g. ``(B, 1, 1, T)`` to hide padding); combined with the
-                causal mask when the module is causal.
-
-        Returns:
-            ``y`` of shape ``(B, T, d_model)``; with ``return_weights``, ``(y, weights)``
-            with ``weights`` of shape ``(B, H, T, T)`` (before dropout, so that each row
-            sums to 1).
-
-        Without ``return_weights`` the heads run in
-        :func:`torch.nn.functional.scaled_dot_product_attention`, PyTorch's fused
-        kernel, which computes the same thing without storing the weights.
+        The queries and keys are rotated by their positions when the module has a
+        ``rotary`` embedding (positions ``start .. start + T - 1`` by default, ``start``
+        being the cache's length). With a ``cache``, the new keys and values are appended
+        to it and those of every position so far are returned (``T_k = cache.length``).
         """
-        if x.dim() != 3 or x.shape[-1] != self.d_model:
-            raise ValueError(
-                f"expected input of shape (B, T, d_model={self.d_model}), got {tuple(x.shape)}"
-            )
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
+            got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"expected input of shape (B, T, d_model={self.d_model}), got {got}")
         B, T, C = x.shape
         q, k, v = self.qkv_proj(x).split(C, dim=-1)  # 3 x (B, T, C)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, H, T, D)
-        if return_weights:
-            out, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=self.causal)
-            out = self.attn_dropout(weights) @ v if self.training and self.dropout else out
-        else:
-            # The same computation in PyTorch's fused kernel (the chapters prove they agree).
-            if mask is not None:
-                _check_mask(mask, torch.Size((B, self.n_heads, T, T)))
-                if self.causal:
-                    mask = mask & causal_mask(T, device=x.device)
-            out = F.scaled_dot_product_attention(
-                q,
-                k,
-                v,
-                attn_mask=mask,
-                dropout_p=self.dropout if self.training else 0.0,
-                is_causal=self.causal and mask is None,
-            )  # (B, H, T, D)
-        y = self.out_dropout(self.out_proj(self.merge_heads(out)))  # (B, T, C)
-        return (y, weights) if return_weights else y
+        if self.rotary is not None:
+            if positions is None:
+                start = 0 if cache is None else cache.length
+                positions = torch.arange(start, start + T, device=x.device)
+            q, k = self.rotary(q, positions), self.rotary(k, positions)
+        if cache is not None:
+            k, v = cache.append(k, v)  # (B, H, T_k, D): the cached positions and the new
+        return q, k, v
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        positions: torch.Tensor | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Attend over the sequence ``x`` (and the cached positions, with a ``cache``).
+
+        Args:
+            x: ``(B, T, d_model)``: the new positions.
+            mask: optional bool tensor broadcastable to ``(B, H, T, T_k)``, ``True`` = may
+                attend (e.g. ``(B, 1, 1, T_k)`` to hide padding); combined with the causal
+                mask when the module is causal. ``T_k`` is ``T`` plus the cached positions.
+            positions: the integer positions of the ``T`` new tokens for the rotary
+                embedding, ``(T,)`` or ``(B, T)``; ignored without one.
+            cache: the layer's :class:`KVCache`; the new keys and values are appended.
+
+        Returns:
+            ``y`` of shape ``(B, T, d_model)``.
+
+        The heads run in :func:`torch.nn.functional.scaled_dot_product_attention`,
+        PyTorch's fused kernel, which computes what :func:`scaled_dot_product_attention`
+        computes without storing the weights (the chapters and tests prove they agree).
+        """
+        q, k, v = self.qkv(x, positions, cache)
+        B, H, T_q, _ = q.shape
+        T_k = k.shape[-2]
+        if mask is not None:
+            _check_mask(mask, (B, H, T_q, T_k))
+        is_causal = False
+        if self.causal and T_q > 1:  # a single query is the last position: it sees all keys
+            if mask is None and T_q == T_k:
+                is_causal = True  # the kernel's own mask, aligned to the start
+            else:  # aligned to the end: the queries are the last T_q positions
+                allowed = causal_mask(T_q, T_k, device=x.device)
+                mask = allowed if mask is None else mask & allowed
+        out = F.scaled_dot_product_attention(
+            q,
+            k,
+            v,
+            attn_mask=mask,
+            dropout_p=self.attn_dropout if self.training else 0.0,
+            is_causal=is_causal,
+        )  # (B, H, T, D)
+        return self.out_dropout(self.out_proj(self.merge_heads(out)))  # (B, T, C)
+
+    def attention_weights(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        *,
+        positions: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The attention weights of every head on ``x``, for pictures and analyses.
+
+        Args:
+            x, mask, positions: as in :meth:`forward` (no cache).
+
+        Returns:
+            ``(B, H, T, T)``: row ``i`` of head ``h`` is the distribution of query ``i``
+            over the keys. Taken before dropout, so that each row sums to 1 in training
+            mode too.
+        """
+        q, k, v = self.qkv(x, positions)
+        _, weights = scaled_dot_product_attention(q, k, v, mask=mask, causal=self.causal)
+        return weights
 
     def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}"
+        return (
+            f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, "
+            f"attn_dropout={self.attn_dropout}"
+        )
 
 
 class CausalSelfAttention(MultiHeadAttention):
     """The attention of a GPT: :class:`MultiHeadAttention` with ``causal=True``."""
 
-    def __init__(self, d_model: int, n_heads: int, bias: bool = True, dropout: float = 0.0):
-        super().__init__(d_model, n_heads, causal=True, bias=bias, dropout=dropout)
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        bias: bool = True,
+        dropout: float = 0.0,
+        rotary: RotaryEmbedding | None = None,
+    ):
+        super().__init__(d_model, n_heads, causal=True, bias=bias, dropout=dropout, rotary=rotary)
 
 
 def _divisors(n: int) -> list[int]:

@@ -11,6 +11,8 @@ Two models of the same family, a table of ``V x V`` next-token distributions:
       logits, loss = model(idx, targets)             # (B, T, V), scalar
       out = model.generate(idx, max_new_tokens=100)  # (B, T + 100)
 
+Samples come from :mod:`gptcourse.generation`, the sampler the GPT uses too.
+
 Both are ``nn.Module``\\ s with that interface, so code that trains, evaluates or samples
 one works with the other.
 """
@@ -21,24 +23,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["pair_counts", "CountBigramModel", "BigramLanguageModel", "generate"]
+from gptcourse import generation
+from gptcourse._validation import check_token_ids
 
-
-def _check_ids(name: str, ids: torch.Tensor, vocab_size: int, dims: tuple[int, ...]) -> None:
-    """Raise a clear ``ValueError`` unless ``ids`` holds integer ids in ``[0, vocab_size)``."""
-    if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
-    if ids.dim() not in dims:
-        want = " or ".join(f"{d}-D" for d in dims)
-        raise ValueError(f"{name} must be {want}, got shape {tuple(ids.shape)}")
-    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
-        raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
-        bad = ids.min().item() if ids.min() < 0 else ids.max().item()
-        raise ValueError(
-            f"{name} holds token id {bad}, outside the vocabulary 0 .. {vocab_size - 1} "
-            f"(vocab_size={vocab_size})"
-        )
+__all__ = ["pair_counts", "CountBigramModel", "BigramLanguageModel"]
 
 
 def pair_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
@@ -55,51 +43,18 @@ def pair_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """
     if vocab_size < 1:
         raise ValueError(f"vocab_size must be positive, got {vocab_size}")
-    _check_ids("ids", ids, vocab_size, dims=(1,))
+    check_token_ids("ids", ids, vocab_size, dims=(1,))
     ids = ids.long()
     pairs = ids[:-1] * vocab_size + ids[1:]  # one number per (current, next) pair
     return torch.bincount(pairs, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
-
-
-def generate(
-    model: nn.Module,
-    idx: torch.Tensor,
-    max_new_tokens: int,
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """Extend ``idx`` by sampling ``max_new_tokens`` tokens, one at a time, from ``model``.
-
-    A bigram model looks at the last token only, so only that one is fed back.
-
-    Args:
-        model: returns ``(logits, loss)`` with logits of shape ``(B, T, V)`` for input
-            ``(B, T)``, and has a ``vocab_size`` attribute.
-        idx: the prompt, shape ``(B, T)`` with ``T >= 1``, dtype ``long``.
-        max_new_tokens: how many tokens to add, ``>= 0``.
-        generator: the random generator to sample with (for reproducible samples).
-
-    Returns:
-        shape ``(B, T + max_new_tokens)``: the prompt followed by the samples.
-    """
-    _check_ids("idx", idx, model.vocab_size, dims=(2,))
-    if idx.shape[1] < 1:
-        raise ValueError(f"idx needs at least one token per row to start from, got {idx.shape}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    idx = idx.long()
-    with torch.no_grad():
-        for _ in range(max_new_tokens):
-            logits, _ = model(idx[:, -1:])  # (B, 1, V): the last token is all a bigram sees
-            probs = F.softmax(logits[:, -1, :], dim=-1)  # (B, V)
-            next_id = torch.multinomial(probs, num_samples=1, generator=generator)  # (B, 1)
-            idx = torch.cat([idx, next_id], dim=1)  # (B, T + 1)
-    return idx
 
 
 class _Bigram(nn.Module):
     """What both bigram models share: ``forward`` from a table of logits, and sampling."""
 
     vocab_size: int
+    #: The context length: a bigram model reads the last token only.
+    block_size: int = 1
 
     def logits_table(self) -> torch.Tensor:
         """The ``(V, V)`` logits: row ``i`` scores every token that may follow token ``i``."""
@@ -116,31 +71,38 @@ class _Bigram(nn.Module):
 
         Args:
             idx: token ids, shape ``(B, T)``.
-            targets: the next tokens, shape ``(B, T)``, or ``None``.
+            targets: the next tokens, shape ``(B, T)``, with -100 at positions that do
+                not count (``F.cross_entropy``'s ``ignore_index``), or ``None``.
 
         Returns:
             ``(logits, loss)``: logits of shape ``(B, T, V)``; loss, the mean
-            cross-entropy in nats over the ``B * T`` positions (a scalar), or ``None``.
+            cross-entropy in nats over the positions that count (a scalar), or ``None``.
         """
-        _check_ids("idx", idx, self.vocab_size, dims=(2,))
+        check_token_ids("idx", idx, self.vocab_size, dims=(2,))
         logits = F.embedding(idx.long(), self.logits_table())  # (B, T, V): row idx[b, t]
         if targets is None:
             return logits, None
-        _check_ids("targets", targets, self.vocab_size, dims=(2,))
+        check_token_ids("targets", targets, self.vocab_size, dims=(2,), ignore_index=-100)
         if targets.shape != idx.shape:
             raise ValueError(
                 f"targets must have the shape of idx, {tuple(idx.shape)}, "
                 f"got {tuple(targets.shape)}"
             )
         B, T, V = logits.shape
-        loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T).long())
+        loss = F.cross_entropy(
+            logits.reshape(B * T, V), targets.reshape(B * T).long(), ignore_index=-100
+        )
         return logits, loss
 
     def generate(
         self, idx: torch.Tensor, max_new_tokens: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """``(B, T)`` -> ``(B, T + max_new_tokens)``: see :func:`generate`."""
-        return generate(self, idx, max_new_tokens, generator)
+        """``(B, T)`` -> ``(B, T + max_new_tokens)``, sampled one token at a time.
+
+        The course's one sampler, :func:`gptcourse.generation.generate`; the model sees
+        the last token only (``block_size = 1``).
+        """
+        return generation.generate(self, idx, max_new_tokens, generator=generator)
 
 
 class CountBigramModel(_Bigram):

@@ -7,7 +7,7 @@ permuted the same way. Three ways of giving it the order, as in chapter 5:
   token embeddings, with ``PE[p, 2i] = sin(p * w_i)`` and ``PE[p, 2i + 1] = cos(p * w_i)``
   where ``w_i = base ** (-2i / d_model)``. :func:`sinusoidal_encoding` builds the table and
   :class:`SinusoidalPositionalEncoding` adds it.
-- **learned** (GPT-2): a trained ``(max_len, d_model)`` table, added to the token
+- **learned** (GPT-2): a trained ``(block_size, d_model)`` table, added to the token
   embeddings: :class:`LearnedPositionalEmbedding`.
 - **rotary** (RoPE; Llama and most recent models): inside attention, each pair of query
   and key dimensions is rotated by an angle proportional to the position, so that
@@ -19,7 +19,7 @@ Pairing convention: both the sinusoidal table and the rotary embedding pair dime
 conventions differ by a fixed permutation of the dimensions, which leaves every
 query-key score unchanged.
 
-    >>> pe = sinusoidal_encoding(max_len=4, d_model=6)
+    >>> pe = sinusoidal_encoding(block_size=4, d_model=6)
     >>> pe.shape
     torch.Size([4, 6])
     >>> pe[0].tolist()  # position 0: sin(0) = 0 and cos(0) = 1
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+
+from gptcourse._validation import check_size, values_are_checkable
 
 __all__ = [
     "frequencies",
@@ -44,8 +46,7 @@ __all__ = [
 
 def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_size(name, value)
 
 
 def _check_even(name: str, value: int) -> None:
@@ -64,18 +65,31 @@ def _check_base(base: float) -> None:
         )
 
 
-def _check_length(T: int, max_len: int, what: str, hint: str) -> None:
-    if T > max_len:
+def _check_length(T: int, block_size: int, what: str, hint: str) -> None:
+    if T > block_size:
         raise ValueError(
-            f"a sequence of T={T} positions is longer than max_len={max_len}: {what} has no "
-            f"position {max_len} or beyond (positions 0 .. {max_len - 1}); {hint}"
+            f"a sequence of T={T} positions is longer than block_size={block_size}: {what} "
+            f"has no position {block_size} or beyond (positions 0 .. {block_size - 1}); {hint}"
         )
 
 
 def _check_last_dim(x: torch.Tensor, expected: int, name: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"x must be a torch.Tensor of shape (..., T, {name}={expected}), got {type(x).__name__}"
+        )
     if x.dim() < 2 or x.shape[-1] != expected:
         raise ValueError(
             f"expected x of shape (..., T, {name}={expected}), got shape {tuple(x.shape)}"
+        )
+
+
+def _check_floating(x: torch.Tensor) -> None:
+    if not x.is_floating_point():
+        raise TypeError(
+            f"x must hold floating-point vectors (token embeddings), got dtype {x.dtype}: "
+            "positions are added to embeddings, not to token ids (embed the ids first, "
+            "e.g. with nn.Embedding)"
         )
 
 
@@ -98,25 +112,25 @@ def frequencies(
 
 
 def sinusoidal_encoding(
-    max_len: int,
+    block_size: int,
     d_model: int,
     base: float = 10000.0,
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The sinusoidal position table of *Attention Is All You Need*, shape ``(max_len, d_model)``.
+    """The sinusoidal positions of *Attention Is All You Need*, ``(block_size, d_model)``.
 
     ``PE[p, 2i] = sin(p / base ** (2i / d_model))`` and
-    ``PE[p, 2i + 1] = cos(p / base ** (2i / d_model))``, for positions ``p = 0 .. max_len - 1``.
+    ``PE[p, 2i + 1] = cos(p / base ** (2i / d_model))``, for positions ``p = 0 .. block_size - 1``.
     Computed in float64, then cast to ``dtype``.
 
     Raises:
         ValueError: ``d_model`` is odd or a size is not a positive integer.
     """
-    _check_positive(max_len=max_len)
+    _check_positive(block_size=block_size)
     w = frequencies(d_model, base, dtype=torch.float64, device=device)  # (d_model/2,)
-    angles = torch.arange(max_len, dtype=torch.float64, device=device)[:, None] * w  # (T, d/2)
+    angles = torch.arange(block_size, dtype=torch.float64, device=device)[:, None] * w  # (T, d/2)
     pe = torch.stack((angles.sin(), angles.cos()), dim=-1)  # (T, d/2, 2): (sin, cos) pairs
     return pe.flatten(-2).to(dtype)  # (T, d_model), interleaved sin, cos, sin, cos, ...
 
@@ -162,7 +176,7 @@ class SinusoidalPositionalEncoding(nn.Module):
     """Adds the fixed sinusoidal table to its input: ``forward(x) = x + PE[:T]``.
 
     Args:
-        max_len: the longest sequence it accepts (the formula works for any position;
+        block_size: the longest sequence it accepts (the formula works for any position;
             this only sizes the stored table).
         d_model: the embedding width, even.
         base: 10000 in the original Transformer.
@@ -170,46 +184,48 @@ class SinusoidalPositionalEncoding(nn.Module):
 
     pe: torch.Tensor
 
-    def __init__(self, max_len: int, d_model: int, base: float = 10000.0):
+    def __init__(self, block_size: int, d_model: int, base: float = 10000.0):
         super().__init__()
-        self.max_len, self.d_model = max_len, d_model
+        self.block_size, self.d_model = block_size, d_model
         # A buffer: moves with .to(device) but is not trained and not saved.
-        self.register_buffer("pe", sinusoidal_encoding(max_len, d_model, base), persistent=False)
+        self.register_buffer("pe", sinusoidal_encoding(block_size, d_model, base), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(B, T, d_model)`` (or ``(T, d_model)``) -> ``x + PE[:T]``, same shape."""
         _check_last_dim(x, self.d_model, "d_model")
+        _check_floating(x)
         T = x.shape[-2]
-        _check_length(T, self.max_len, "the stored table", "build it with a larger max_len")
+        _check_length(T, self.block_size, "the stored table", "build it with a larger block_size")
         return x + self.pe[:T].to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"max_len={self.max_len}, d_model={self.d_model}"
+        return f"block_size={self.block_size}, d_model={self.d_model}"
 
 
 class LearnedPositionalEmbedding(nn.Module):
-    """GPT-2's positions: a trained table of ``max_len`` vectors, added to the input.
+    """GPT-2's positions: a trained table of ``block_size`` vectors, added to the input.
 
     ``forward(x) = x + table[0 .. T - 1]``. The table is an ``nn.Embedding`` (GPT-2's
     ``wpe``: 1024 rows of 768) initialised like GPT-2's, normal with std 0.02. A position
     that was never seen in training keeps its random initial row, and a position at or
-    beyond ``max_len`` has no row at all.
+    beyond ``block_size`` has no row at all.
     """
 
-    def __init__(self, max_len: int, d_model: int):
+    def __init__(self, block_size: int, d_model: int):
         super().__init__()
-        _check_positive(max_len=max_len, d_model=d_model)
-        self.max_len, self.d_model = max_len, d_model
-        self.table = nn.Embedding(max_len, d_model)  # weight: (max_len, d_model)
+        _check_positive(block_size=block_size, d_model=d_model)
+        self.block_size, self.d_model = block_size, d_model
+        self.table = nn.Embedding(block_size, d_model)  # weight: (block_size, d_model)
         nn.init.normal_(self.table.weight, mean=0.0, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``(B, T, d_model)`` (or ``(T, d_model)``) -> ``x + table[:T]``, same shape."""
         _check_last_dim(x, self.d_model, "d_model")
+        _check_floating(x)
         T = x.shape[-2]
         _check_length(
             T,
-            self.max_len,
+            self.block_size,
             "a learned table",
             "a model with learned positions cannot read longer sequences",
         )
@@ -217,7 +233,7 @@ class LearnedPositionalEmbedding(nn.Module):
         return x + self.table(positions)  # (T, d_model) broadcasts over the batch
 
     def extra_repr(self) -> str:
-        return f"max_len={self.max_len}, d_model={self.d_model}"
+        return f"block_size={self.block_size}, d_model={self.d_model}"
 
 
 class RotaryEmbedding(nn.Module):
@@ -227,36 +243,49 @@ class RotaryEmbedding(nn.Module):
     the angle ``m * w_i``, with ``w_i = base ** (-2i / head_dim)``. Rotations preserve
     norms, and ``rope(q, m) . rope(k, n)`` depends on ``m - n`` only, so attention scores
     see relative positions. Interleaved pairs; ``transformers`` uses halves
-    (``rotate_half``): permute the dimensions to go from one to the other.
+    (``rotate_half``): permute the dimensions to go from one to the other. Give it to
+    :class:`~gptcourse.attention.MultiHeadAttention` (its ``rotary`` argument) to rotate
+    every head's queries and keys.
 
     Args:
         head_dim: the width of one attention head's queries and keys, even.
-        max_len: the largest number of positions it accepts.
+        block_size: the number of positions it accepts, ``0 .. block_size - 1``.
         base: 10000 in RoFormer and Llama 2.
 
-    The angles are computed on the fly, in float64 for a float64 input and in float32
-    otherwise, then cast to the input's dtype.
+    The tables of ``cos(m w_i)`` and ``sin(m w_i)`` are computed once, in float64, and
+    stored in float32 (``cos`` and ``sin``, ``(block_size, head_dim // 2)``); inputs in
+    half precision are rotated in float32 and cast back. A float64 input, the course's
+    dtype for checking formulas, is rotated with angles computed in float64.
     """
 
-    def __init__(self, head_dim: int, max_len: int, base: float = 10000.0):
+    cos: torch.Tensor
+    sin: torch.Tensor
+
+    def __init__(self, head_dim: int, block_size: int, base: float = 10000.0):
         super().__init__()
         _check_even("head_dim", head_dim)
-        _check_positive(max_len=max_len)
+        _check_positive(block_size=block_size)
         _check_base(base)
-        self.head_dim, self.max_len, self.base = head_dim, max_len, float(base)
+        self.head_dim, self.block_size, self.base = head_dim, block_size, float(base)
+        angles = self.angles(torch.arange(block_size), torch.float64)  # (block_size, D/2)
+        # Buffers: they move with .to(device), and are not trained and not saved.
+        self.register_buffer("cos", angles.cos().float(), persistent=False)
+        self.register_buffer("sin", angles.sin().float(), persistent=False)
 
     def angles(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """Integer ``positions`` ``(T,)`` -> angles ``positions * w_i``, ``(T, head_dim // 2)``."""
+        """Integer ``positions`` ``(..., T)`` -> angles ``positions * w_i``, ``(..., T, D/2)``."""
         w = frequencies(self.head_dim, self.base, dtype=dtype, device=positions.device)
-        return positions.to(dtype)[:, None] * w
+        return positions.to(dtype)[..., None] * w
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
         """Rotate ``x`` by its positions.
 
         Args:
             x: queries or keys, ``(B, H, T, head_dim)`` (any leading dims, then ``T, head_dim``).
-            positions: integer positions ``(T,)`` of the ``T`` rows, ``0 .. T - 1`` by
-                default (give e.g. ``arange(start, start + T)`` to continue a sequence).
+            positions: integer positions of the ``T`` rows: ``(T,)``, the same for every
+                sequence, or ``(B, T)``, one row per sequence (left-padded batches);
+                ``0 .. T - 1`` by default (give ``arange(start, start + T)`` to continue a
+                sequence).
 
         Returns:
             the rotated ``x``, same shape and dtype.
@@ -264,24 +293,47 @@ class RotaryEmbedding(nn.Module):
         _check_last_dim(x, self.head_dim, "head_dim")
         T = x.shape[-2]
         if positions is None:
-            _check_length(T, self.max_len, "this RotaryEmbedding", "build it with a larger max_len")
+            _check_length(
+                T, self.block_size, "this RotaryEmbedding", "build it with a larger block_size"
+            )
             positions = torch.arange(T, device=x.device)
         else:
-            if positions.dim() != 1 or len(positions) != T:
+            self._check_positions(positions, x)
+        if x.dtype == torch.float64:  # exact: the angles in float64, not the float32 tables
+            angles = self.angles(positions, torch.float64)
+            cos, sin = angles.cos(), angles.sin()
+        else:
+            cos, sin = self.cos[positions], self.sin[positions]  # (T, D/2) or (B, T, D/2)
+        if positions.dim() == 2:  # (B, T, D/2) -> (B, 1, T, D/2): the same for every head
+            cos, sin = cos.unsqueeze(-3), sin.unsqueeze(-3)
+        dtype = torch.promote_types(x.dtype, cos.dtype)
+        x_ = x.to(dtype)
+        a, b = x_[..., 0::2], x_[..., 1::2]  # (..., T, D/2) each
+        rotated = torch.stack((a * cos - b * sin, a * sin + b * cos), dim=-1)  # (..., T, D/2, 2)
+        return rotated.flatten(-2).to(x.dtype)
+
+    def _check_positions(self, positions: torch.Tensor, x: torch.Tensor) -> None:
+        T = x.shape[-2]
+        if not isinstance(positions, torch.Tensor):
+            raise TypeError(
+                f"positions must be a torch.Tensor of integers, got {type(positions).__name__}"
+            )
+        batched = positions.dim() == 2 and x.dim() >= 3 and positions.shape[0] == x.shape[0]
+        if positions.shape[-1:] != (T,) or not (positions.dim() == 1 or batched):
+            raise ValueError(
+                f"positions must have shape (T,) = ({T},) or (B, T) = "
+                f"({x.shape[0]}, {T}) to match x of shape {tuple(x.shape)}, got shape "
+                f"{tuple(positions.shape)}"
+            )
+        if positions.is_floating_point() or positions.is_complex() or positions.dtype == torch.bool:
+            raise ValueError(f"positions must be integers, got dtype {positions.dtype}")
+        if positions.numel() and values_are_checkable(positions):
+            low, high = int(positions.min()), int(positions.max())
+            if low < 0 or high >= self.block_size:
                 raise ValueError(
-                    f"positions must have shape (T,) = ({T},) to match x of shape "
-                    f"{tuple(x.shape)}, got shape {tuple(positions.shape)}"
+                    f"positions must lie in 0 .. {self.block_size - 1} "
+                    f"(block_size={self.block_size}), got values from {low} to {high}"
                 )
-            if positions.is_floating_point() or positions.is_complex():
-                raise ValueError(f"positions must be integers, got dtype {positions.dtype}")
-            if T and (int(positions.min()) < 0 or int(positions.max()) >= self.max_len):
-                raise ValueError(
-                    f"positions must lie in 0 .. {self.max_len - 1} (max_len={self.max_len}), "
-                    f"got values from {int(positions.min())} to {int(positions.max())}"
-                )
-        dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
-        angles = self.angles(positions, dtype)  # (T, head_dim/2), broadcasts over (B, H)
-        return rotate_pairs(x.to(dtype), angles).to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"head_dim={self.head_dim}, max_len={self.max_len}, base={self.base:g}"
+        return f"head_dim={self.head_dim}, block_size={self.block_size}, base={self.base:g}"

@@ -15,10 +15,14 @@ from torch import nn
 
 from gptcourse.attention import (
     CausalSelfAttention,
+    KVCache,
     MultiHeadAttention,
     causal_mask,
     scaled_dot_product_attention,
 )
+from gptcourse.positions import RotaryEmbedding
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 TOL = {"rtol": 0.0, "atol": 1e-10}
 F64 = torch.float64
@@ -44,10 +48,28 @@ def test_causal_mask_is_the_lower_triangle():
     assert causal_mask(1).tolist() == [[True]]
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.0, True, "4"])
+def test_causal_mask_with_more_keys_is_aligned_to_the_end():
+    """T_q new queries after T_k - T_q cached positions: the last T_q rows of the full mask."""
+    for T_q, T_k in [(1, 1), (1, 6), (2, 6), (5, 6), (6, 6)]:
+        assert torch.equal(causal_mask(T_q, T_k), causal_mask(T_k)[T_k - T_q :])
+    assert causal_mask(1, 4).tolist() == [[True, True, True, True]]
+
+
+@pytest.mark.parametrize("bad", [0, -3])
 def test_causal_mask_rejects_bad_lengths(bad):
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="T_q must be a positive integer"):
         causal_mask(bad)
+
+
+@pytest.mark.parametrize(("bad", "got"), [(2.0, "float 2.0"), (True, "bool True"), ("4", "str")])
+def test_causal_mask_rejects_lengths_of_the_wrong_type(bad, got):
+    with pytest.raises(TypeError, match=f"T_q must be an integer, got {got}"):
+        causal_mask(bad)
+
+
+def test_causal_mask_needs_no_more_queries_than_keys():
+    with pytest.raises(ValueError, match="T_q=5 queries .* T_k=3 keys"):
+        causal_mask(5, 3)
 
 
 # --- scaled_dot_product_attention against PyTorch's --------------------------------------
@@ -157,13 +179,12 @@ def test_causality_future_tokens_do_not_change_earlier_outputs():
     x = torch.randn(2, 10, 16, dtype=F64)
     changed = x.clone()
     changed[:, 6:] = torch.randn(2, 4, 16, dtype=F64)
-    for return_weights in (False, True):
-        before = attn(x, return_weights=return_weights)
-        after = attn(changed, return_weights=return_weights)
-        if return_weights:
-            before, after = before[0], after[0]
-        assert torch.equal(before[:, :6], after[:, :6])
-        assert not torch.allclose(before[:, 6:], after[:, 6:])
+    before, after = attn(x), attn(changed)
+    assert torch.equal(before[:, :6], after[:, :6])
+    assert not torch.allclose(before[:, 6:], after[:, 6:])
+    before, after = attn.attention_weights(x), attn.attention_weights(changed)  # (B, H, T, T)
+    assert torch.equal(before[:, :, :6], after[:, :, :6])
+    assert not torch.allclose(before[:, :, 6:], after[:, :, 6:])
 
 
 def test_causality_by_the_jacobian():
@@ -206,18 +227,23 @@ def _mha(d_model=16, n_heads=4, causal=False, bias=True, seed=0):
     return MultiHeadAttention(d_model, n_heads, causal=causal, bias=bias).double().eval()
 
 
+def _explicit(attn, x, mask=None):
+    """The module's output computed from its attention_weights, by hand."""
+    weights = attn.attention_weights(x, mask)  # (B, H, T, T)
+    _, _, v = attn.qkv(x)
+    return attn.out_proj(attn.merge_heads(weights @ v))
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_fused_path_equals_the_explicit_one(causal):
     attn = _mha(causal=causal)
     x = torch.randn(3, 9, 16, dtype=F64)
-    y, weights = attn(x, return_weights=True)
-    torch.testing.assert_close(attn(x), y, **TOL)
+    weights = attn.attention_weights(x)
     assert weights.shape == (3, 4, 9, 9)
+    torch.testing.assert_close(attn(x), _explicit(attn, x), **TOL)
     mask = torch.rand(3, 1, 1, 9) < 0.7
     mask[..., 0] = True
-    torch.testing.assert_close(
-        attn(x, mask=mask), attn(x, mask=mask, return_weights=True)[0], **TOL
-    )
+    torch.testing.assert_close(attn(x, mask=mask), _explicit(attn, x, mask), **TOL)
 
 
 def test_heads_equal_separate_attentions_on_slices_of_the_projections():
@@ -259,9 +285,8 @@ def test_equals_torch_multihead_attention(causal, bias):
     # nn.MultiheadAttention's bool masks are the other way round: True = may NOT attend.
     forbidden = ~causal_mask(7) if causal else None
     y_ref, w_ref = ref(x, x, x, attn_mask=forbidden, average_attn_weights=False)
-    y, w = ours(x, return_weights=True)
-    torch.testing.assert_close(y, y_ref, **TOL)
-    torch.testing.assert_close(w, w_ref, **TOL)
+    torch.testing.assert_close(ours(x), y_ref, **TOL)
+    torch.testing.assert_close(ours.attention_weights(x), w_ref, **TOL)
 
 
 def test_padding_mask_equals_torch_key_padding_mask():
@@ -333,10 +358,142 @@ def test_dropout_acts_in_training_only():
     x = torch.randn(2, 5, 16)
     attn.eval()
     torch.testing.assert_close(attn(x), attn(x))
-    torch.testing.assert_close(attn(x), attn(x, return_weights=True)[0])
     attn.train()
     assert not torch.allclose(attn(x), attn(x))
-    assert not torch.allclose(attn(x, return_weights=True)[0], attn(x, return_weights=True)[0])
+
+
+def _one_hot_attention(dropout: float) -> tuple[MultiHeadAttention, torch.Tensor]:
+    """One causal head whose output shows its weights: query i puts 1 / (i + 1) on each
+    key j <= i (queries and keys are 0), and key j's value is the unit vector e_j."""
+    attn = CausalSelfAttention(d_model=8, n_heads=1, bias=False, dropout=dropout)
+    with torch.no_grad():
+        attn.qkv_proj.weight.zero_()
+        attn.qkv_proj.weight[16:].copy_(torch.eye(8))  # v = x
+        attn.out_proj.weight.copy_(torch.eye(8))
+    x = torch.eye(8)[None].repeat(64, 1, 1)  # (B=64, T=8, 8): position j is e_j
+    return attn, x
+
+
+def test_dropout_on_the_attention_weights():
+    """With only the weights' dropout: each weight 1 / (i + 1) is 0 or 2 / (i + 1)."""
+    torch.manual_seed(0)
+    attn, x = _one_hot_attention(dropout=0.5)
+    attn.out_dropout.p = 0.0  # only the attention-weight site
+    attn.eval()
+    even = attn(x)  # (B, T, T): row i holds query i's weights
+    torch.testing.assert_close(even[0], causal_mask(8) / torch.arange(1, 9)[:, None])
+    attn.train()
+    y = attn(x)
+    allowed = causal_mask(8).expand_as(y)
+    kept = y[allowed] != 0
+    torch.testing.assert_close(y[allowed][kept], 2 * even[allowed][kept])  # scaled by 1/(1-p)
+    assert 0.4 < kept.float().mean() < 0.6
+    assert torch.all(y[~allowed] == 0)
+
+
+def test_dropout_on_the_output():
+    """With only the output's dropout: whole output entries are 0, the others doubled."""
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(16, 4, dropout=0.5)
+    attn.attn_dropout = 0.0  # only the output site
+    x = torch.randn(32, 6, 16)
+    attn.eval()
+    expected = attn(x)
+    attn.train()
+    y = attn(x)
+    zeroed = y == 0
+    assert 0.45 < zeroed.float().mean() < 0.55
+    torch.testing.assert_close(y[~zeroed], 2 * expected[~zeroed])
+
+
+def test_attention_weights_are_taken_before_dropout():
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(16, 4, dropout=0.5)
+    x = torch.randn(2, 6, 16)
+    attn.train()
+    weights = attn.attention_weights(x)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(2, 4, 6))
+    torch.testing.assert_close(weights, attn.eval().attention_weights(x))
+
+
+# --- the key/value cache -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rotary", [False, True])
+@pytest.mark.parametrize("chunks", [[9], [1] * 9, [4, 1, 1, 3], [2, 7]])
+def test_cached_attention_equals_one_pass_over_the_whole_sequence(chunks, rotary):
+    """Feeding a sequence in pieces through a cache gives what one full pass gives."""
+    torch.manual_seed(0)
+    rope = RotaryEmbedding(4, 16) if rotary else None
+    attn = CausalSelfAttention(16, 4, rotary=rope).double().eval()
+    x = torch.randn(2, 9, 16, dtype=F64)
+    cache = KVCache(2, 4, 4, capacity=12, dtype=F64)
+    pieces, start = [], 0
+    for n in chunks:
+        pieces.append(attn(x[:, start : start + n], cache=cache))
+        start += n
+    assert cache.length == 9
+    torch.testing.assert_close(torch.cat(pieces, dim=1), attn(x), **TOL)
+
+
+def test_cached_attention_with_a_padding_mask_equals_the_full_pass():
+    torch.manual_seed(0)
+    attn = CausalSelfAttention(16, 4).double().eval()
+    x = torch.randn(2, 7, 16, dtype=F64)
+    is_token = torch.tensor([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    full = attn(x, mask=is_token[:, None, None, :] | torch.eye(7, dtype=torch.bool))
+    cache = KVCache(2, 4, 4, capacity=7, dtype=F64)
+    first = attn(
+        x[:, :4], mask=is_token[:, None, None, :4] | torch.eye(4, dtype=torch.bool), cache=cache
+    )
+    rest = [
+        attn(x[:, t : t + 1], mask=is_token[:, None, None, : t + 1], cache=cache)
+        for t in range(4, 7)
+    ]
+    torch.testing.assert_close(torch.cat([first, *rest], dim=1)[:, 2:], full[:, 2:], **TOL)
+
+
+def test_the_cache_is_written_in_place_and_reports_overflow():
+    cache = KVCache(1, 2, 3, capacity=4)
+    k_before = cache.k
+    k = torch.ones(1, 2, 3, 3)
+    keys, values = cache.append(k, 2 * k)
+    assert cache.k is k_before and keys.shape == (1, 2, 3, 3) and cache.length == 3
+    assert torch.equal(cache.v[:, :, :3], 2 * k) and torch.all(cache.k[:, :, 3:] == 0)
+    with pytest.raises(ValueError, match="room for 4 positions; 3 are filled and 2 more"):
+        cache.append(torch.ones(1, 2, 2, 3), torch.ones(1, 2, 2, 3))
+    with pytest.raises(ValueError, match=r"\(B=1, H=2, T, D=3\), got keys \(1, 2, 1, 5\)"):
+        cache.append(torch.ones(1, 2, 1, 5), torch.ones(1, 2, 1, 5))
+    cache.reset()
+    assert cache.length == 0 and "capacity=4" in repr(cache)
+
+
+def test_rotary_in_the_module_equals_rotating_queries_and_keys_by_hand():
+    torch.manual_seed(0)
+    rope = RotaryEmbedding(4, 32)
+    attn = CausalSelfAttention(16, 4, rotary=rope).double().eval()
+    x = torch.randn(2, 6, 16, dtype=F64)
+    q, k, v = (attn.split_heads(t) for t in attn.qkv_proj(x).split(16, dim=-1))
+    positions = torch.arange(10, 16)
+    out, weights = scaled_dot_product_attention(
+        rope(q, positions), rope(k, positions), v, causal=True
+    )
+    torch.testing.assert_close(
+        attn(x, positions=positions), attn.out_proj(attn.merge_heads(out)), **TOL
+    )
+    torch.testing.assert_close(attn.attention_weights(x, positions=positions), weights, **TOL)
+    with pytest.raises(ValueError, match="rotary has head_dim=8, but the heads .* are 4 wide"):
+        CausalSelfAttention(16, 4, rotary=RotaryEmbedding(8, 32))
+
+
+def test_forward_reads_no_values_off_the_cpu():
+    """On the meta device (no values at all), attention with a cache and a mask runs."""
+    with torch.device("meta"):
+        attn = CausalSelfAttention(16, 4, rotary=RotaryEmbedding(4, 8))
+        cache = KVCache(2, 4, 4, capacity=8)
+        y = attn(torch.randn(2, 3, 16), mask=torch.ones(2, 1, 1, 3, dtype=torch.bool), cache=cache)
+        y = attn(torch.randn(2, 1, 16), cache=cache)
+    assert y.shape == (2, 1, 16) and cache.length == 4
 
 
 # --- errors that name the numbers --------------------------------------------------------
@@ -347,8 +504,12 @@ def test_d_model_not_divisible_by_n_heads():
         ValueError, match=r"d_model=10 is not divisible by n_heads=3.*\[1, 2, 5, 10\]"
     ):
         MultiHeadAttention(10, 3)
-    with pytest.raises(ValueError, match="must be positive, got 0 and 2"):
+    with pytest.raises(ValueError, match="d_model must be a positive integer, got 0"):
         MultiHeadAttention(0, 2)
+    with pytest.raises(TypeError, match="n_heads must be an integer, got float 2.0"):
+        MultiHeadAttention(8, 2.0)
+    with pytest.raises(TypeError, match="d_model must be an integer, got str '8'"):
+        MultiHeadAttention("8", 2)
     with pytest.raises(ValueError, match="dropout must be in"):
         MultiHeadAttention(8, 2, dropout=1.5)
 
@@ -370,8 +531,18 @@ def test_mismatched_queries_keys_and_values():
         scaled_dot_product_attention(q, k, v[:, :4])
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         scaled_dot_product_attention(q[0, 0], k, v)
-    with pytest.raises(ValueError, match="T_q=3 and T_k=5"):
-        scaled_dot_product_attention(q, k, v, causal=True)
+    with pytest.raises(ValueError, match="T_q=5 queries .* T_k=3 keys"):
+        scaled_dot_product_attention(k, q, q, causal=True)
+
+
+def test_lists_and_arrays_are_refused_with_a_type_error():
+    q, k, v = _qkv(T_q=3, T_k=3)
+    with pytest.raises(TypeError, match=r"q must be a torch.Tensor, got list \(convert it"):
+        scaled_dot_product_attention(q.tolist(), k, v)
+    with pytest.raises(TypeError, match="v must be a torch.Tensor, got ndarray"):
+        scaled_dot_product_attention(q, k, v.numpy())
+    with pytest.raises(ValueError, match=r"\(B, T, d_model=16\), got list"):
+        MultiHeadAttention(16, 4)([[0.0] * 16])
 
 
 def test_masks_of_the_wrong_shape_or_type():
@@ -391,4 +562,4 @@ def test_masks_of_the_wrong_shape_or_type():
     ):
         attn(x, mask=torch.ones(6, 5, dtype=torch.bool))
     with pytest.raises(ValueError, match=r"mask of shape \(6, 5\) does not broadcast"):
-        attn(x, mask=torch.ones(6, 5, dtype=torch.bool), return_weights=True)
+        attn.attention_weights(x, mask=torch.ones(6, 5, dtype=torch.bool))

@@ -10,8 +10,12 @@ import torch.nn.functional as F
 
 from gptcourse import data
 from gptcourse.batches import get_batch, train_val_split
-from gptcourse.bigram import BigramLanguageModel, CountBigramModel, generate, pair_counts
+from gptcourse.bigram import BigramLanguageModel, CountBigramModel, pair_counts
 from gptcourse.char_tokenizer import CharTokenizer
+from gptcourse.generation import generate
+from gptcourse.training import train
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +109,9 @@ def test_forward_matches_cross_entropy_on_flattened_logits():
 
 
 def test_bigram_beats_uniform_and_unigram_on_validation(shakespeare):
-    V, train, val = shakespeare
-    model = CountBigramModel.from_ids(train, V, alpha=1.0)
-    unigram = torch.bincount(train, minlength=V).double() / len(train)
+    V, train_ids, val = shakespeare
+    model = CountBigramModel.from_ids(train_ids, V, alpha=1.0)
+    unigram = torch.bincount(train_ids, minlength=V).double() / len(train_ids)
     h_unigram = -unigram[val].log().mean().item()
     h_bigram = _loss(model, val)
     assert h_bigram < h_unigram < math.log(V)
@@ -115,23 +119,24 @@ def test_bigram_beats_uniform_and_unigram_on_validation(shakespeare):
 
 
 def test_neural_bigram_trained_briefly_approaches_the_count_model(shakespeare):
-    V, train, val = shakespeare
+    V, train_ids, val = shakespeare
     torch.manual_seed(0)
     model = BigramLanguageModel(V)
     steps = 150
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     g = torch.Generator().manual_seed(0)
-    for _ in range(steps):
-        x, y = get_batch(train, batch_size=32, block_size=128, generator=g)
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    best = CountBigramModel.from_ids(train, V, alpha=0.0)  # the best table for the train split
-    smoothed = CountBigramModel.from_ids(train, V, alpha=1.0)
-    gap = _split_loss(model, train) - _split_loss(best, train)
+    history = train(
+        model,
+        optimizer,
+        lambda: get_batch(train_ids, batch_size=32, block_size=128, generator=g),
+        steps,
+        scheduler=schedule,
+    )
+    assert len(history.losses) == steps and history.losses[-1] < history.losses[0]
+    best = CountBigramModel.from_ids(train_ids, V, alpha=0.0)  # the best table for the train split
+    smoothed = CountBigramModel.from_ids(train_ids, V, alpha=1.0)
+    gap = _split_loss(model, train_ids) - _split_loss(best, train_ids)
     assert 0 <= gap < 0.02  # never below the maximum-likelihood table, and close to it
     assert abs(_split_loss(model, val) - _split_loss(smoothed, val)) < 0.03
     assert math.isclose(_split_loss(model, val), _loss(model, val), rel_tol=1e-5)
@@ -147,7 +152,31 @@ def test_generation_is_reproducible_with_a_seeded_generator(make):
     assert a.shape == (2, 51) and a.dtype == torch.long
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.equal(a[:, :1], start)
-    assert torch.equal(generate(model, start, 50, torch.Generator().manual_seed(7)), a)
+    assert torch.equal(generate(model, start, 50, generator=torch.Generator().manual_seed(7)), a)
+
+
+def test_sampling_is_the_multinomial_draw_of_the_softmax_of_the_last_logits():
+    """The shared sampler draws exactly what torch.multinomial draws from the table's row."""
+    model = _count_model(6)
+    start = torch.tensor([[0], [3]])
+    out = model.generate(start, 1, generator=torch.Generator().manual_seed(5))
+    probs = torch.softmax(model(start)[0][:, -1], dim=-1)
+    expected = torch.multinomial(probs, 1, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(out[:, 1:], expected)
+
+
+def test_targets_marked_minus_100_do_not_count():
+    torch.manual_seed(0)
+    model = BigramLanguageModel(7)
+    torch.nn.init.normal_(model.token_logits.weight)
+    x, y = torch.randint(7, (2, 6)), torch.randint(7, (2, 6))
+    ignored = y.clone()
+    ignored[:, 3:] = -100
+    _, loss = model(x, ignored)
+    _, expected = model(x[:, :3], y[:, :3])
+    torch.testing.assert_close(loss, expected)
+    with pytest.raises(ValueError, match=r"token id -5, outside .*-100 marks ignored positions"):
+        model(x, torch.full_like(y, -5))
 
 
 def test_generation_follows_the_table():
@@ -184,7 +213,11 @@ def _count_model(V: int) -> CountBigramModel:
             ValueError,
             r"targets must have the shape of idx, \(1, 2\), got \(1, 3\)",
         ),
-        (lambda m: m.generate(torch.tensor([[0]]), -1), ValueError, "max_new_tokens must be >= 0"),
+        (
+            lambda m: m.generate(torch.tensor([[0]]), -1),
+            ValueError,
+            "max_new_tokens must be an integer >= 0, got -1",
+        ),
         (lambda m: m.generate(torch.zeros(2, 0, dtype=torch.long), 3), ValueError, "at least one"),
     ],
 )

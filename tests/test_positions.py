@@ -20,12 +20,14 @@ from gptcourse.positions import (
     sinusoidal_shift_matrix,
 )
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 F64 = torch.float64
 
 
-def _sinusoidal_loops(max_len: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    pe = torch.zeros(max_len, d_model, dtype=F64)
-    for p in range(max_len):
+def _sinusoidal_loops(block_size: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
+    pe = torch.zeros(block_size, d_model, dtype=F64)
+    for p in range(block_size):
         for i in range(d_model // 2):
             pe[p, 2 * i] = math.sin(p / base ** (2 * i / d_model))
             pe[p, 2 * i + 1] = math.cos(p / base ** (2 * i / d_model))
@@ -41,12 +43,12 @@ def _rotation(angle: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    ("max_len", "d_model", "base"), [(50, 16, 10000.0), (7, 2, 10000.0), (20, 10, 100.0)]
+    ("block_size", "d_model", "base"), [(50, 16, 10000.0), (7, 2, 10000.0), (20, 10, 100.0)]
 )
-def test_sinusoidal_is_the_formula(max_len, d_model, base):
-    pe = sinusoidal_encoding(max_len, d_model, base, dtype=F64)
-    assert pe.shape == (max_len, d_model) and pe.dtype == F64
-    torch.testing.assert_close(pe, _sinusoidal_loops(max_len, d_model, base), rtol=0, atol=1e-12)
+def test_sinusoidal_is_the_formula(block_size, d_model, base):
+    pe = sinusoidal_encoding(block_size, d_model, base, dtype=F64)
+    assert pe.shape == (block_size, d_model) and pe.dtype == F64
+    torch.testing.assert_close(pe, _sinusoidal_loops(block_size, d_model, base), rtol=0, atol=1e-12)
 
 
 def test_sinusoidal_known_values():
@@ -97,7 +99,7 @@ def test_dot_products_depend_only_on_the_offset():
 
 
 def test_sinusoidal_module_adds_the_table_and_is_not_trained():
-    module = SinusoidalPositionalEncoding(max_len=32, d_model=8)
+    module = SinusoidalPositionalEncoding(block_size=32, d_model=8)
     x = torch.randn(3, 10, 8)
     torch.testing.assert_close(module(x), x + sinusoidal_encoding(10, 8))
     torch.testing.assert_close(module(x[0]), x[0] + sinusoidal_encoding(10, 8))  # (T, d)
@@ -110,7 +112,7 @@ def test_sinusoidal_module_adds_the_table_and_is_not_trained():
 
 def test_learned_adds_one_trained_row_per_position():
     torch.manual_seed(0)
-    module = LearnedPositionalEmbedding(max_len=16, d_model=8)
+    module = LearnedPositionalEmbedding(block_size=16, d_model=8)
     assert module.table.weight.shape == (16, 8)
     assert 0.01 < float(module.table.weight.detach().std()) < 0.03  # GPT-2's init, std 0.02
     x = torch.randn(2, 5, 8)
@@ -123,7 +125,7 @@ def test_learned_adds_one_trained_row_per_position():
 
 def test_learned_gradcheck():
     torch.manual_seed(0)
-    module = LearnedPositionalEmbedding(max_len=6, d_model=4).double()
+    module = LearnedPositionalEmbedding(block_size=6, d_model=4).double()
     x = torch.randn(2, 6, 4, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(module, (x,))
 
@@ -322,20 +324,30 @@ def test_odd_head_dim_is_refused():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: sinusoidal_encoding(0, 8), r"max_len must be a positive integer, got 0"),
+        (lambda: sinusoidal_encoding(0, 8), r"block_size must be a positive integer, got 0"),
         (lambda: sinusoidal_encoding(4, -2), r"d_model must be a positive integer, got -2"),
         (lambda: sinusoidal_encoding(4, 8, base=1.0), r"base must be greater than 1, got 1.0"),
-        (lambda: LearnedPositionalEmbedding(0, 8), r"max_len must be a positive integer, got 0"),
-        (
-            lambda: LearnedPositionalEmbedding(4, 2.5),
-            r"d_model must be a positive integer, got 2.5",
-        ),
-        (lambda: RotaryEmbedding(8, 0), r"max_len must be a positive integer, got 0"),
+        (lambda: LearnedPositionalEmbedding(0, 8), r"block_size must be a positive integer, got 0"),
+        (lambda: RotaryEmbedding(8, 0), r"block_size must be a positive integer, got 0"),
         (lambda: RotaryEmbedding(8, 16, base=0.5), r"base must be greater than 1, got 0.5"),
     ],
 )
 def test_bad_sizes_are_refused_with_the_numbers(make, message):
     with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: LearnedPositionalEmbedding(4, 2.5), r"d_model must be an integer, got float 2.5"),
+        (lambda: sinusoidal_encoding("8", 4), r"block_size must be an integer, got str '8'"),
+        (lambda: RotaryEmbedding(8.0, 16), r"head_dim must be an integer, got float 8.0"),
+        (lambda: SinusoidalPositionalEncoding(True, 4), r"block_size must be an integer, got bool"),
+    ],
+)
+def test_sizes_of_the_wrong_type_are_refused_with_a_type_error(make, message):
+    with pytest.raises(TypeError, match=message):
         make()
 
 
@@ -348,10 +360,10 @@ def test_bad_sizes_are_refused_with_the_numbers(make, message):
     ],
     ids=["sinusoidal", "learned", "rotary"],
 )
-def test_sequence_longer_than_max_len_is_refused_with_the_numbers(module):
-    with pytest.raises(ValueError, match=r"T=10 positions is longer than max_len=8.*0 \.\. 7"):
+def test_sequence_longer_than_block_size_is_refused_with_the_numbers(module):
+    with pytest.raises(ValueError, match=r"T=10 positions is longer than block_size=8.*0 \.\. 7"):
         module(torch.zeros(2, 10, 4))
-    module(torch.zeros(2, 8, 4))  # exactly max_len is fine
+    module(torch.zeros(2, 8, 4))  # exactly block_size is fine
 
 
 @pytest.mark.parametrize(
@@ -374,7 +386,7 @@ def test_rope_bad_positions_are_refused():
     x = torch.zeros(1, 1, 3, 4)
     with pytest.raises(ValueError, match=r"shape \(T,\) = \(3,\).*got shape \(4,\)"):
         rope(x, torch.arange(4))
-    with pytest.raises(ValueError, match=r"0 \.\. 7 \(max_len=8\), got values from 6 to 8"):
+    with pytest.raises(ValueError, match=r"0 \.\. 7 \(block_size=8\), got values from 6 to 8"):
         rope(x, torch.arange(6, 9))
     with pytest.raises(ValueError, match=r"got values from -1 to 1"):
         rope(x, torch.arange(-1, 2))
@@ -385,3 +397,72 @@ def test_rope_bad_positions_are_refused():
 def test_rotate_pairs_refuses_an_odd_width():
     with pytest.raises(ValueError, match=r"odd last dimension, 5"):
         rotate_pairs(torch.zeros(3, 5), torch.zeros(3, 2))
+
+
+# --- inputs that are not what a module takes ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "module",
+    [SinusoidalPositionalEncoding(8, 4), LearnedPositionalEmbedding(8, 4)],
+    ids=["sinusoidal", "learned"],
+)
+def test_token_ids_instead_of_embeddings_are_refused(module):
+    ids = torch.zeros(2, 5, 4, dtype=torch.long)  # integer input would truncate the table
+    with pytest.raises(TypeError, match=r"floating-point .* got dtype torch.int64.*embed"):
+        module(ids)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [SinusoidalPositionalEncoding(8, 4), LearnedPositionalEmbedding(8, 4), RotaryEmbedding(4, 8)],
+    ids=["sinusoidal", "learned", "rotary"],
+)
+def test_a_list_instead_of_a_tensor_is_refused(module):
+    with pytest.raises(TypeError, match=r"x must be a torch.Tensor .* got list"):
+        module([[0.0] * 4] * 3)
+
+
+# --- the rotary tables ------------------------------------------------------------------------
+
+
+def test_rotary_tables_are_buffers_computed_once_and_not_saved():
+    rope = RotaryEmbedding(8, 16, base=100.0)
+    angles = torch.arange(16, dtype=F64)[:, None] * frequencies(8, 100.0, dtype=F64)
+    assert rope.cos.shape == (16, 4) and rope.cos.dtype == torch.float32
+    torch.testing.assert_close(rope.cos, angles.cos().float(), rtol=0, atol=1e-7)
+    torch.testing.assert_close(rope.sin, angles.sin().float(), rtol=0, atol=1e-7)
+    assert rope.state_dict() == {} and list(rope.parameters()) == []
+    assert {name for name, _ in rope.named_buffers()} == {"cos", "sin"}
+
+
+def test_rotary_float32_path_reads_the_tables_and_agrees_with_float64():
+    torch.manual_seed(0)
+    rope = RotaryEmbedding(16, 32)
+    x = torch.randn(2, 3, 32, 16, dtype=F64)
+    torch.testing.assert_close(rope(x.float()).double(), rope(x), rtol=0, atol=1e-5)
+    # A planted table changes the float32 result: the tables are what it reads.
+    rope.cos.fill_(1.0)
+    rope.sin.zero_()
+    assert torch.equal(rope(x.float()), x.float())
+
+
+def test_rotary_positions_per_sequence_equal_a_loop_over_the_batch():
+    torch.manual_seed(0)
+    rope = RotaryEmbedding(8, 20)
+    x = torch.randn(3, 2, 5, 8, dtype=F64)  # (B, H, T, D)
+    positions = torch.tensor([[0, 1, 2, 3, 4], [3, 4, 5, 6, 7], [0, 0, 0, 1, 2]])  # (B, T)
+    expected = torch.stack([rope(x[b], positions[b]) for b in range(3)])
+    torch.testing.assert_close(rope(x, positions), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(rope(x.float(), positions), expected.float())
+    with pytest.raises(ValueError, match=r"\(T,\) = \(5,\) or \(B, T\) = \(3, 5\).*got shape"):
+        rope(x, positions[:2])
+
+
+def test_rotary_forward_reads_no_values_off_the_cpu():
+    """On the meta device (no values at all), forward runs: no .item(), no min()/max()."""
+    with torch.device("meta"):
+        rope = RotaryEmbedding(8, 16)
+        x = torch.randn(2, 2, 5, 8)
+        out = rope(x, torch.arange(10, 15))  # out of range: unchecked where it would cost
+    assert out.shape == (2, 2, 5, 8) and out.device.type == "meta"
