@@ -56,6 +56,16 @@ class _Imports(ast.NodeVisitor):
 
     visit_TryStar = visit_Try  # noqa: N815 (ast's name)
 
+    def visit_If(self, node: ast.If) -> None:  # noqa: N802 (ast's name)
+        """Imports under ``if TYPE_CHECKING:`` are for type checkers only: never run."""
+        test = node.test
+        name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+        if name == "TYPE_CHECKING":
+            for statement in node.orelse:
+                self.visit(statement)
+            return
+        self.generic_visit(node)
+
     def _add(self, module: str) -> None:
         name = module.split(".")[0]
         if name in sys.stdlib_module_names or name in ("gptcourse", "__future__"):
@@ -110,6 +120,8 @@ def test_the_parser_finds_guarded_and_unguarded_imports():
             "    from transformers import GPT2Tokenizer\n"
             "except ValueError:\n"
             "    pass\n"
+            "if TYPE_CHECKING:\n"
+            "    import safetensors\n"
         )
     )
     assert imports.required == {"numpy", "torch", "tqdm", "transformers"}
