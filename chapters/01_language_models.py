@@ -12,10 +12,10 @@
 # # What a language model is, and the road to the Transformer
 #
 # A GPT does one thing: it reads the beginning of a text and gives, for every token that
-# could come next, a probability. This chapter makes that sentence precise and builds the
-# first models that do it. We measure on Shakespeare why language is hard for a program,
-# define the loss every language model is trained on, then build a bigram model twice,
-# once by counting and once as a neural network, and watch both hit the wall that
+# could come next, a probability. This chapter makes that sentence precise and builds
+# the first models that do it. We measure on Shakespeare why language is hard for a
+# program, define the loss every language model is trained on, then build a bigram model
+# twice, once by counting and once as a neural network, and watch both hit the wall that
 # counting cannot get past. We end with why recurrent networks struggled to get past it,
 # and how the Transformer and the GPT family did.
 
@@ -54,7 +54,10 @@ print(text[:250])
 # another. Nothing in the four letters says which: only their neighbours do.
 
 # %%
-for line in ["He's a lamb indeed, that baes like a bear.", "Which I can scarcely bear."]:
+for line in [
+    "He's a lamb indeed, that baes like a bear.",
+    "Which I can scarcely bear.",
+]:
     assert line in text
     print(line)
 
@@ -88,10 +91,16 @@ tail_words = words(tail)
 new_words = Counter(w for w in tail_words if w not in seen_words)
 n_distinct = len(set(tail_words))
 print(f"distinct words in the last tenth: {n_distinct:,}")
-print(f"  of which never seen in the first nine tenths: {len(new_words) / n_distinct:.0%}")
+print(
+    f"  of which never seen in the first nine tenths: {len(new_words) / n_distinct:.0%}"
+)
 print(f"words in the last tenth: {len(tail_words):,}")
-print(f"  of which never seen in the first nine tenths: {new_words.total() / len(tail_words):.1%}")
-print("most frequent new ones:", ", ".join(f"{w} ({n})" for w, n in new_words.most_common(3)))
+new_share = new_words.total() / len(tail_words)
+print(f"  of which never seen in the first nine tenths: {new_share:.1%}")
+print(
+    "most frequent new ones:",
+    ", ".join(f"{w} ({n})" for w, n in new_words.most_common(3)),
+)
 word_counts = Counter(words(text))
 once = sum(1 for n in word_counts.values() if n == 1)
 print(f"distinct words of the whole text seen once: {once / len(word_counts):.0%}")
@@ -111,13 +120,17 @@ print(f"distinct words of the whole text seen once: {once / len(word_counts):.0%
 # speaker's name (a line such as `ROMEO:` after a blank line) and measure:
 
 # %%
-turns = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([A-Z][A-Za-z' ]*):\n", text)]
+turns = [
+    (m.start(1), m.group(1))
+    for m in re.finditer(r"(?:^|\n\n)([A-Z][A-Za-z' ]*):\n", text)
+]
 speakers = [name for _, name in turns]
 same_as_two_back = [i for i in range(2, len(turns)) if speakers[i] == speakers[i - 2]]
 distance = [turns[i][0] - turns[i - 2][0] for i in same_as_two_back]  # in characters
 top_share = Counter(speakers).most_common(1)[0][1] / len(speakers)
 print(f"{len(turns):,} speeches by {len(set(speakers))} speakers")
-print(f"the speaker of two turns back speaks again: {len(same_as_two_back) / (len(turns) - 2):.0%}")
+again = len(same_as_two_back) / (len(turns) - 2)
+print(f"the speaker of two turns back speaks again: {again:.0%}")
 print(f"the most frequent speaker, as a guess:      {top_share:.0%}")
 print(f"characters back to that clue: median {statistics.median(distance):.0f},")
 print(f"  90th percentile {np.percentile(distance, 90):.0f}, longest {max(distance):,}")
@@ -127,7 +140,9 @@ fig, ax = plt.subplots(figsize=(8, 3))
 ax.hist(distance, bins=np.geomspace(10, 4000, 40), color="tab:blue")
 ax.axvline(statistics.median(distance), color="tab:red", linestyle="--", label="median")
 ax.set_xscale("log")
-ax.set_xlabel("characters between the next speaker's name and the same name two turns back")
+ax.set_xlabel(
+    "characters between the next speaker's name and the same name two turns back"
+)
 ax.set_ylabel("speeches")
 ax.set_title("The clue to the next speaker is a few hundred characters back")
 ax.legend()
@@ -183,9 +198,9 @@ print(f"p(x1, x2, x3) = p(x1) p(x2|x1) p(x3|x1,x2) for all {joint.numel()} seque
 # H = -\frac{1}{T} \sum_{t=1}^{T} \log p(x_t \mid x_{<t}).
 # $$
 #
-# Its exponential, the *perplexity* $\mathrm{PPL} = e^{H}$, reads as a number of choices:
-# a model with perplexity 10 is as uncertain, on average, as one choosing uniformly among
-# 10 tokens at every step.
+# Its exponential, the *perplexity* $\mathrm{PPL} = e^{H}$, reads as a number of
+# choices: a model with perplexity 10 is as uncertain, on average, as one choosing
+# uniformly among 10 tokens at every step.
 #
 # A model is only as good as its predictions on text it has not seen, so from now on we
 # count on the first 90% of the characters (the *training* split) and measure on the
@@ -216,7 +231,9 @@ print(f"train: {len(train):,} characters, validation: {len(val):,} characters")
 # %%
 uniform_probs = torch.full((V,), 1 / V)
 H_uniform = -torch.log(uniform_probs[val]).mean().item()
-print(f"uniform model: H = {H_uniform:.4f} nats, perplexity = {math.exp(H_uniform):.2f}")
+print(
+    f"uniform model: H = {H_uniform:.4f} nats, perplexity = {math.exp(H_uniform):.2f}"
+)
 print(f"log V         = {math.log(V):.4f}")
 assert math.isclose(H_uniform, math.log(V), rel_tol=1e-6)
 assert math.isclose(math.exp(H_uniform), V, rel_tol=1e-5)
@@ -248,7 +265,9 @@ plt.show()
 
 # %%
 H_unigram = -torch.log(unigram_probs[val]).mean().item()
-print(f"unigram model: H = {H_unigram:.4f} nats, perplexity = {math.exp(H_unigram):.2f}")
+print(
+    f"unigram model: H = {H_unigram:.4f} nats, perplexity = {math.exp(H_unigram):.2f}"
+)
 print(f"perplexity ratio, unigram / uniform: {math.exp(H_unigram - H_uniform):.2f}")
 assert math.exp(H_unigram) < V / 2
 
@@ -265,7 +284,9 @@ assert math.exp(H_unigram) < V / 2
 # %%
 counts = torch.zeros(V, V, dtype=torch.long)
 counts.index_put_(
-    (train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.long), accumulate=True
+    (train[:-1], train[1:]),
+    torch.ones(len(train) - 1, dtype=torch.long),
+    accumulate=True,
 )
 
 # The same count, one pair at a time, on the first 10,000 characters:
@@ -275,14 +296,17 @@ for current, following in zip(first[:-1], first[1:], strict=True):
     slow[current, following] += 1
 fast = torch.zeros(V, V, dtype=torch.long)
 fast.index_put_(
-    (train[:9_999], train[1:10_000]), torch.ones(9_999, dtype=torch.long), accumulate=True
+    (train[:9_999], train[1:10_000]),
+    torch.ones(9_999, dtype=torch.long),
+    accumulate=True,
 )
 assert torch.equal(slow, fast)
 assert counts.sum() == len(train) - 1  # every pair counted once
 
 q, u = tokenizer.stoi["q"], tokenizer.stoi["u"]
 print(
-    f"'q' occurs {counts[q].sum()} times before another character, {counts[q, u]} times before 'u'"
+    f"'q' occurs {counts[q].sum()} times before another character,",
+    f"{counts[q, u]} times before 'u'",
 )
 
 # %% [markdown]
@@ -306,11 +330,11 @@ plt.show()
 
 # %% [markdown]
 # The picture is language seen through a keyhole one character wide: capitals are
-# followed by capitals (speaker names) or lower case, `\n` by capitals, `q` by `u` alone.
-# It also has holes. A pair that never occurs in training gets probability zero, and
-# one such pair in the validation text makes the loss infinite, since $-\log 0 = \infty$.
-# The usual cure is *add-$\alpha$ smoothing*: pretend that every pair was seen $\alpha$
-# more times,
+# followed by capitals (speaker names) or lower case, `\n` by capitals, `q` by `u`
+# alone. It also has holes. A pair that never occurs in training gets probability zero,
+# and one such pair in the validation text makes the loss infinite, since
+# $-\log 0 = \infty$. The usual cure is *add-$\alpha$ smoothing*: pretend that every
+# pair was seen $\alpha$ more times,
 #
 # $$
 # p(j \mid i) = \frac{N_{ij} + \alpha}{\sum_k N_{ik} + \alpha V}.
@@ -324,7 +348,9 @@ from gptcourse.bigram import BigramLanguageModel, CountBigramModel, pair_counts
 
 
 def smoothed(counts: torch.Tensor, alpha: float) -> torch.Tensor:
-    return (counts.double() + alpha) / (counts.double() + alpha).sum(dim=1, keepdim=True)
+    return (counts.double() + alpha) / (counts.double() + alpha).sum(
+        dim=1, keepdim=True
+    )
 
 
 assert torch.equal(pair_counts(train, V), counts)
@@ -335,7 +361,9 @@ for alpha in (0.0, 0.1, 1.0):
 
 val_counts = pair_counts(val, V)
 unseen = (counts == 0) & (val_counts > 0)
-print(f"{int(unseen.sum())} kinds of pair in the validation text never occur in training,")
+print(
+    f"{int(unseen.sum())} kinds of pair in the validation text never occur in training,"
+)
 print(f"{int(val_counts[unseen].sum())} pairs in all, e.g.", end=" ")
 print(", ".join(repr(vocab[i] + vocab[j]) for i, j in unseen.nonzero()[:4].tolist()))
 
@@ -372,7 +400,10 @@ train_counts = counts
 print("alpha    train H   val H   val perplexity")
 for alpha in (0.0, 0.1, 1.0):
     log_probs = CountBigramModel(counts, alpha).log_probs()
-    h_train, h_val = split_loss(log_probs, train_counts), split_loss(log_probs, val_counts)
+    h_train, h_val = (
+        split_loss(log_probs, train_counts),
+        split_loss(log_probs, val_counts),
+    )
     print(f"{alpha:5.1f}   {h_train:7.4f}   {h_val:7.4f}   {math.exp(h_val):10.2f}")
 H_count_train = split_loss(mle.log(), train_counts)  # the unsmoothed table, alpha = 0
 H_count_val = split_loss(count_model.log_probs(), val_counts)
@@ -391,7 +422,9 @@ assert H_count_val < H_unigram < H_uniform
 
 # %%
 start = torch.tensor([[tokenizer.stoi["\n"]]])  # (B=1, T=1): start after a line break
-sample = count_model.generate(start, max_new_tokens=300, generator=torch.Generator().manual_seed(0))
+sample = count_model.generate(
+    start, max_new_tokens=300, generator=torch.Generator().manual_seed(0)
+)
 print(tokenizer.decode(sample[0]))
 
 # %% [markdown]
@@ -424,7 +457,10 @@ class Bigram(nn.Module):
 
 
 mine = Bigram(V)
-x, y = train[None, :1000], train[None, 1:1001]  # (1, 1000): a stretch of text and its next tokens
+x, y = (
+    train[None, :1000],
+    train[None, 1:1001],
+)  # (1, 1000): a stretch of text and its next tokens
 _, loss = mine(x, y)
 print(f"loss at initialisation: {loss.item():.4f}, log V = {math.log(V):.4f}")
 assert math.isclose(loss.item(), math.log(V), rel_tol=1e-6)
@@ -456,7 +492,9 @@ schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 batches = torch.Generator().manual_seed(0)
 batch_losses = []
 for _ in range(steps):
-    x, y = get_batch(train, batch_size=64, block_size=128, generator=batches)  # (64, 128) each
+    x, y = get_batch(
+        train, batch_size=64, block_size=128, generator=batches
+    )  # (64, 128) each
     _, loss = model(x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -474,9 +512,19 @@ print(f"count bigram, alpha = 1   {H_count_1_train:7.4f}   {H_count_val:7.4f}")
 
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.plot(batch_losses, color="tab:blue", linewidth=1, label="neural bigram, loss of each batch")
+ax.plot(
+    batch_losses,
+    color="tab:blue",
+    linewidth=1,
+    label="neural bigram, loss of each batch",
+)
 ax.axhline(math.log(V), color="tab:gray", linestyle=":", label="uniform model, log V")
-ax.axhline(H_count_train, color="tab:red", linestyle="--", label="count model (alpha = 0), train")
+ax.axhline(
+    H_count_train,
+    color="tab:red",
+    linestyle="--",
+    label="count model (alpha = 0), train",
+)
 ax.set_xlabel("training step")
 ax.set_ylabel("cross-entropy (nats)")
 ax.set_ylim(2.3, 4.3)
@@ -504,7 +552,9 @@ plt.show()
 
 # %%
 log_q = model.log_probs().double()
-kl_rows = torch.where(mle > 0, mle * (mle.log() - log_q), 0.0).sum(dim=1)  # (V,): KL of each row
+kl_rows = torch.where(mle > 0, mle * (mle.log() - log_q), 0.0).sum(
+    dim=1
+)  # (V,): KL of each row
 row_weights = counts.sum(dim=1).double() / counts.sum()
 gap = (row_weights * kl_rows).sum().item()
 print(f"H(neural) - H(count), train: {H_neural_train - H_count_train:.5f} nats")
@@ -516,7 +566,8 @@ with torch.no_grad():
     same.token_logits.weight.copy_(count_model.log_probs())
 xv, yv = val[None, :-1], val[None, 1:]
 torch.testing.assert_close(same(xv, yv)[1], count_model(xv, yv)[1])
-print(f"p('u' | 'q'): counted {mle[q, u].item():.4f}, learned {log_q[q, u].exp().item():.4f}")
+counted, learned = mle[q, u].item(), log_q[q, u].exp().item()
+print(f"p('u' | 'q'): counted {counted:.4f}, learned {learned:.4f}")
 
 # %% [markdown]
 # Its samples are as Shakespearean as the count model's, which is to say, barely. With
@@ -524,7 +575,9 @@ print(f"p('u' | 'q'): counted {mle[q, u].item():.4f}, learned {log_q[q, u].exp()
 # are that close.
 
 # %%
-sample = model.generate(start, max_new_tokens=300, generator=torch.Generator().manual_seed(0))
+sample = model.generate(
+    start, max_new_tokens=300, generator=torch.Generator().manual_seed(0)
+)
 print(tokenizer.decode(sample[0]))
 
 # %% [markdown]
@@ -547,7 +600,9 @@ def context_codes(ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return code, ids[k:]
 
 
-def count_of(keys: torch.Tensor, key_counts: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+def count_of(
+    keys: torch.Tensor, key_counts: torch.Tensor, queries: torch.Tensor
+) -> torch.Tensor:
     """How often each query occurs, given the sorted distinct keys and their counts."""
     at = torch.searchsorted(keys, queries).clamp(max=len(keys) - 1)
     return torch.where(keys[at] == queries, key_counts[at], 0).double()
@@ -557,8 +612,8 @@ ks = range(9)
 H_train, H_val, H_val_1, seen = [], [], [], []
 for k in ks:
     context, following = context_codes(train, k)
-    # The distinct contexts and (context, next) pairs of the training text, with their counts,
-    # and for every training position, which of them it is (inverse).
+    # The distinct contexts and (context, next) pairs of the training text, with their
+    # counts, and for every training position, which of them it is (inverse).
     contexts, context_index, context_n = torch.unique(
         context, return_inverse=True, return_counts=True
     )
@@ -568,7 +623,8 @@ for k in ks:
     # Training text: maximum likelihood, measured on the text it was counted on.
     p_train = pair_n[pair_index].double() / context_n[context_index]
     H_train.append(-p_train.log().mean().item())
-    # Validation text: add-alpha smoothing; an unseen context gets the uniform distribution.
+    # Validation text: add-alpha smoothing; an unseen context gets the uniform
+    # distribution.
     context, following = context_codes(val, k)
     n_context = count_of(contexts, context_n, context)
     n_pair = count_of(pairs, pair_n, context * V + following)
@@ -578,7 +634,8 @@ for k in ks:
 
 print(" k   train H   val H (α=0.01)   val H (α=1)   contexts seen")
 for k in ks:
-    print(f"{k:2}   {H_train[k]:7.3f}   {H_val[k]:14.3f}   {H_val_1[k]:11.3f}   {seen[k]:13.1%}")
+    losses = f"{H_train[k]:7.3f}   {H_val[k]:14.3f}   {H_val_1[k]:11.3f}"
+    print(f"{k:2}   {losses}   {seen[k]:13.1%}")
 
 # k = 0 is the unigram model and k = 1 the bigram model of the sections above.
 assert math.isclose(H_train[0], -unigram_probs[train].log().mean().item(), rel_tol=1e-9)
@@ -609,10 +666,11 @@ plt.show()
 # characters half of the validation contexts were never seen in training, and the model
 # is worse than the bigram. Counting treats every context as unrelated to every other;
 # it learns nothing about `"the king"` from `"the kings"` or `"thy king"`. The way out
-# is a model that *generalises*: one that represents contexts by learned vectors, so that
-# similar contexts get similar predictions, and computes its prediction from the whole
-# context with a fixed number of parameters. The neural bigram, which found the count
-# table by gradient descent, is the first step; the rest of the course takes the others.
+# is a model that *generalises*: one that represents contexts by learned vectors, so
+# that similar contexts get similar predictions, and computes its prediction from the
+# whole context with a fixed number of parameters. The neural bigram, which found the
+# count table by gradient descent, is the first step; the rest of the course takes the
+# others.
 #
 # ## Why did recurrent networks struggle?
 #
@@ -653,7 +711,7 @@ h0 = torch.zeros(H, dtype=torch.float64)
 
 
 def rnn_states(W: torch.Tensor, xs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Run the RNN from state h over the inputs xs (T, D); return (T + 1, H), h included."""
+    """Run the RNN from h over the inputs xs (T, D): the states (T + 1, H), h first."""
     states = [h]
     for x in xs:
         states.append(torch.tanh(W @ states[-1] + U @ x))
@@ -664,7 +722,9 @@ def jacobian_products(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
     """dh_T / dh_{T-d} for d = 0 .. T by the product formula: shape (T + 1, H, H)."""
     J = torch.eye(len(W), dtype=W.dtype)
     products = [J]
-    for s in range(len(hs) - 1, 0, -1):  # s = T, T-1, ..., 1: one more factor on the right
+    for s in range(
+        len(hs) - 1, 0, -1
+    ):  # s = T, T-1, ..., 1: one more factor on the right
         J = J @ (torch.diag(1 - hs[s] ** 2) @ W)
         products.append(J)
     return torch.stack(products)
@@ -678,7 +738,9 @@ for rho in (0.5, 1.0, 2.0, 3.0):
     for t in (0, 30, T - 1):  # autograd's Jacobian of h_T with respect to h_t
         J = jacrev(lambda h, W=W, t=t: rnn_states(W, xs[t:], h)[-1])(hs[t])
         torch.testing.assert_close(J, products[T - t], rtol=1e-9, atol=1e-300)
-    rnn_norms[rho] = torch.linalg.matrix_norm(products, ord=2)  # (T + 1,): spectral norms
+    rnn_norms[rho] = torch.linalg.matrix_norm(
+        products, ord=2
+    )  # (T + 1,): spectral norms
 print("the product of Jacobians equals autograd's Jacobian for every rho")
 
 # %% [markdown]
@@ -702,24 +764,32 @@ g = torch.Generator().manual_seed(0)
 W_q, W_k, W_v = (
     torch.randn(d, d, generator=g, dtype=torch.float64) / math.sqrt(d) for _ in range(3)
 )
-Xs = torch.randn(64, T + 1, d, generator=g, dtype=torch.float64)  # 64 random inputs (T + 1, d)
+Xs = torch.randn(
+    64, T + 1, d, generator=g, dtype=torch.float64
+)  # 64 random inputs (T + 1, d)
 
 
 def attend_from_last(X: torch.Tensor) -> torch.Tensor:
-    """The attention output at the last position, (d,), for inputs X of shape (T + 1, d)."""
+    """The attention output at the last position, (d,), for inputs X (T + 1, d)."""
     q, K, Vals = X[-1] @ W_q, X @ W_k, X @ W_v  # (d,), (T + 1, d), (T + 1, d)
-    a = torch.softmax(K @ q / math.sqrt(d), dim=0)  # (T + 1,): how much each position counts
+    a = torch.softmax(
+        K @ q / math.sqrt(d), dim=0
+    )  # (T + 1,): how much each position counts
     return a @ Vals
 
 
 # The formula is what PyTorch's attention computes (it also scales by 1/sqrt(d)):
 X = Xs[0]
-torch_attention = F.scaled_dot_product_attention(X[-1:] @ W_q, X @ W_k, X @ W_v)  # (1, d)
+torch_attention = F.scaled_dot_product_attention(
+    X[-1:] @ W_q, X @ W_k, X @ W_v
+)  # (1, d)
 torch.testing.assert_close(attend_from_last(X), torch_attention[0])
 
 J = vmap(jacrev(attend_from_last))(Xs)  # (64, d, T + 1, d): dy_T / dx_t for every t
 norms = torch.linalg.matrix_norm(J.permute(0, 2, 1, 3), ord=2)  # (64, T + 1)
-attention_norms = norms.mean(dim=0).flip(0)  # (T + 1,): averaged, indexed by distance T - t
+attention_norms = norms.mean(dim=0).flip(
+    0
+)  # (T + 1,): averaged, indexed by distance T - t
 
 fig, ax = plt.subplots(figsize=(8, 4))
 for rho, norms in rnn_norms.items():
@@ -763,11 +833,11 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 #   cross-attention to the encoder. No recurrence anywhere.
 # - **2018, GPT** (Radford et al., *Improving Language Understanding by Generative
 #   Pre-Training*). A *decoder-only* Transformer: the decoder's causal self-attention
-#   stack, without the encoder or the cross-attention, trained as a language model. It is
-#   the architecture of every GPT since, and of this course.
+#   stack, without the encoder or the cross-attention, trained as a language model. It
+#   is the architecture of every GPT since, and of this course.
 # - **2018, BERT** (Devlin et al.). The opposite choice: *encoder-only*, bidirectional,
-#   trained to fill in masked-out words. Excellent at understanding a given text, but not
-#   made to generate one left to right.
+#   trained to fill in masked-out words. Excellent at understanding a given text, but
+#   not made to generate one left to right.
 # - **2019, GPT-2** and **2020, GPT-3**. The same decoder-only design, scaled up (and
 #   with each layer norm moved to the input of its sub-block). GPT-2 showed that a large
 #   language model does tasks it was never fine-tuned for; GPT-3 that, larger still, it
@@ -811,10 +881,17 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 # allocates no memory.
 
 # %%
-from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    OpenAIGPTConfig,
+    OpenAIGPTLMHeadModel,
+)
 
 
-def gpt_parameters(n_layer: int, d: int, vocab: int, n_ctx: int, final_norm: bool = True) -> int:
+def gpt_parameters(
+    n_layer: int, d: int, vocab: int, n_ctx: int, final_norm: bool = True
+) -> int:
     """Parameters of a GPT with tied input and output embeddings."""
     per_layer = 12 * d**2 + 13 * d
     return vocab * d + n_ctx * d + n_layer * per_layer + (2 * d if final_norm else 0)
@@ -840,7 +917,9 @@ published = [
 ]
 sizes = {}
 row = "{:12} {:>4} {:>2} {:>7} {:>7} {:>7} {:>15}  {}"
-print(row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper"))
+print(
+    row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper")
+)
 for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in published:
     sizes[name] = gpt_parameters(L, width, vocab_size, n_ctx, final_norm)
     Config, Model = (
@@ -848,7 +927,9 @@ for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in publish
         if name == "GPT-1"
         else (GPT2Config, GPT2LMHeadModel)
     )
-    config = Config(n_layer=L, n_embd=width, n_head=heads, vocab_size=vocab_size, n_positions=n_ctx)
+    config = Config(
+        n_layer=L, n_embd=width, n_head=heads, vocab_size=vocab_size, n_positions=n_ctx
+    )
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         built = Model(config)
     assert count(built) == sizes[name], name
@@ -865,7 +946,11 @@ for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in publish
 # %%
 fig, ax = plt.subplots(figsize=(8, 3))
 names = list(sizes)
-ax.barh(names, [sizes[n] for n in names], color=["tab:blue", "tab:orange", "tab:orange", "tab:red"])
+ax.barh(
+    names,
+    [sizes[n] for n in names],
+    color=["tab:blue", "tab:orange", "tab:orange", "tab:red"],
+)
 ax.set_xscale("log")
 ax.invert_yaxis()
 for i, n in enumerate(names):

@@ -134,7 +134,13 @@ ax.plot(
 )
 for name in n_tokens:
     if name == "words":
-        ax.scatter(vocab_size[name], n_tokens[name] / 1e3, color="tab:red", marker="s", zorder=3)
+        ax.scatter(
+            vocab_size[name],
+            n_tokens[name] / 1e3,
+            color="tab:red",
+            marker="s",
+            zorder=3,
+        )
     elif not name.startswith("BPE"):
         ax.scatter(vocab_size[name], n_tokens[name] / 1e3, color="tab:green", zorder=3)
     ax.annotate(
@@ -564,10 +570,14 @@ def draw_tokens(ax, pieces, y, label):
     x = 0
     for j, piece in enumerate(pieces):
         shown = piece.replace(" ", "␣").replace("\n", "↵")
-        box = Rectangle((x + 0.05, y), len(shown) - 0.1, 0.8, color=f"C{j % 8}", alpha=0.3)
+        box = Rectangle(
+            (x + 0.05, y), len(shown) - 0.1, 0.8, color=f"C{j % 8}", alpha=0.3
+        )
         ax.add_patch(box)
         centre = (x + len(shown) / 2, y + 0.4)
-        ax.text(*centre, shown, ha="center", va="center", family="monospace", fontsize=12)
+        ax.text(
+            *centre, shown, ha="center", va="center", family="monospace", fontsize=12
+        )
         x += len(shown)
     ax.text(0, y + 0.95, f"{label}: {len(pieces)} tokens", va="bottom", fontsize=10)
 
@@ -701,17 +711,24 @@ print("y =", y.tolist())
 # %%
 fig, ax = plt.subplots(figsize=(9, 2.2))
 centred = {"ha": "center", "va": "center"}
-for name, tensor, top, color in [("x", x, 1.3, "tab:blue"), ("y", y, 0.0, "tab:orange")]:
+for name, tensor, top, color in [
+    ("x", x, 1.3, "tab:blue"),
+    ("y", y, 0.0, "tab:orange"),
+]:
     for t in range(T):
         left = 1.5 * t
         piece = gpt2.decode([tensor[0, t].item()]).replace(" ", "␣").replace("\n", "↵")
         ax.add_patch(Rectangle((left, top), 1.3, 0.8, color=color, alpha=0.25))
         ax.text(left + 0.65, top + 0.4, piece, size=8, family="monospace", **centred)
         label_y = top + 0.95 if name == "x" else top - 0.2
-        ax.text(left + 0.65, label_y, f"{name}[0, {t}]", size=8, color="gray", **centred)
+        ax.text(
+            left + 0.65, label_y, f"{name}[0, {t}]", size=8, color="gray", **centred
+        )
 for t in range(T - 1):  # y[0, t] is the next input, x[0, t + 1]
     ends = (1.5 * t + 0.85, 0.8), (1.5 * t + 1.95, 1.3)
-    ax.add_patch(FancyArrowPatch(*ends, arrowstyle="<->", color="gray", mutation_scale=8))
+    ax.add_patch(
+        FancyArrowPatch(*ends, arrowstyle="<->", color="gray", mutation_scale=8)
+    )
 ax.text(-0.3, 1.7, "input x", ha="right", va="center")
 ax.text(-0.3, 0.4, "target y", ha="right", va="center")
 ax.set_xlim(-2.2, T * 1.5)

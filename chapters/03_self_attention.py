@@ -38,12 +38,13 @@ torch.set_printoptions(precision=2, sci_mode=False)
 # %% [markdown]
 # ## How can a token gather information from the others?
 #
-# Take a sequence of $T$ tokens, each already turned into a vector $x_i \in \mathbb{R}^d$
-# (an embedding; here, random vectors stand in for them). The simplest way for position
-# $i$ to collect information from the sequence is a weighted average of all the vectors,
-# $z_i = \sum_j a_{ij} x_j$, where the weights are positive and sum to 1. Which weights?
-# Those of the vectors that resemble $x_i$ the most, measured by the dot product and
-# turned into positive weights that sum to 1 by a softmax:
+# Take a sequence of $T$ tokens, each already turned into a vector
+# $x_i \in \mathbb{R}^d$ (an embedding; here, random vectors stand in for them). The
+# simplest way for position $i$ to collect information from the sequence is a weighted
+# average of all the vectors, $z_i = \sum_j a_{ij} x_j$, where the weights are positive
+# and sum to 1. Which weights? Those of the vectors that resemble $x_i$ the most,
+# measured by the dot product and turned into positive weights that sum to 1 by a
+# softmax:
 #
 # $$
 # a_{ij} = \frac{\exp(x_i \cdot x_j)}{\sum_{j'=1}^{T} \exp(x_i \cdot x_{j'})},
@@ -149,10 +150,10 @@ print(Z.round(decimals=2))
 #   = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .
 # $$
 #
-# Here is why. At initialisation, the entries of queries and keys are roughly independent
-# with mean 0 and variance 1. A dot product $q \cdot k = \sum_{m=1}^{d_k} q_m k_m$ then
-# sums $d_k$ independent terms, each of mean 0 and variance
-# $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = 1$, so
+# Here is why. At initialisation, the entries of queries and keys are roughly
+# independent with mean 0 and variance 1. A dot product
+# $q \cdot k = \sum_{m=1}^{d_k} q_m k_m$ then sums $d_k$ independent terms, each of mean
+# 0 and variance $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = 1$, so
 #
 # $$
 # \operatorname{Var}(q \cdot k) = d_k, \qquad
@@ -203,8 +204,8 @@ J_autograd = jacobian(lambda s: torch.softmax(s, dim=-1), s)
 torch.testing.assert_close(softmax_jacobian(a), J_autograd)
 
 # %% [markdown]
-# Now we measure, for widths $d_k$ from 1 to 1024, how a query's 16 weights look with and
-# without the division: their entropy (at most $\log 16 \approx 2.77$ for uniform
+# Now we measure, for widths $d_k$ from 1 to 1024, how a query's 16 weights look with
+# and without the division: their entropy (at most $\log 16 \approx 2.77$ for uniform
 # weights, 0 for one-hot), the largest weight, and the size of the gradient (the
 # Frobenius norm of $J$).
 
@@ -298,7 +299,8 @@ def attend(q, k, v, mask=None):
 # learns from every position of a training window at once: position $t$'s target is the
 # input at position $t+1$. If position $t$ could attend to position $t+1$, it would find
 # the answer there and copy it; it would learn nothing usable for generating text, where
-# the next token does not exist yet. So each query $i$ may only attend to keys $j \le i$.
+# the next token does not exist yet. So each query $i$ may only attend to keys
+# $j \le i$.
 #
 # The *causal mask* is the $(T, T)$ boolean matrix that is `True` where attention is
 # allowed: on and below the diagonal. The scores of forbidden pairs are set to
@@ -319,9 +321,9 @@ torch.testing.assert_close(weights.sum(dim=-1), torch.ones(T))
 
 # %% [markdown]
 # The first word can only attend to itself (weight 1); every later word shares its
-# weight among itself and the words before it. Is the future really invisible? Change the last three
-# words: the outputs of the first three positions must not move, while without the mask
-# they all do.
+# weight among itself and the words before it. Is the future really invisible? Change
+# the last three words: the outputs of the first three positions must not move, while
+# without the mask they all do.
 
 # %%
 torch.manual_seed(5)

@@ -48,17 +48,19 @@ from gptcourse.char_tokenizer import CharTokenizer
 # positions, it gets the *average* of their values, a blur of both, not both.
 #
 # *Multi-head attention* runs $H$ attentions in parallel. Head $h$ has its own
-# projections $W_Q^{(h)}, W_K^{(h)}, W_V^{(h)} \in \mathbb{R}^{C \times C/H}$: it works in
-# a subspace of width $D = C/H$ of the model's width $C$, and can look somewhere else
+# projections $W_Q^{(h)}, W_K^{(h)}, W_V^{(h)} \in \mathbb{R}^{C \times C/H}$: it works
+# in a subspace of width $D = C/H$ of the model's width $C$, and can look somewhere else
 # than the other heads. Their outputs are concatenated back to width $C$ and mixed by an
 # output projection $W_O \in \mathbb{R}^{C \times C}$:
 #
 # $$
-# \mathrm{head}_h = \operatorname{Attention}\!\left(X W_Q^{(h)}, X W_K^{(h)}, X W_V^{(h)}\right),
+# \mathrm{head}_h = \operatorname{Attention}\!\left(X W_Q^{(h)}, X W_K^{(h)}, X
+# W_V^{(h)}\right),
 # $$
 #
 # $$
-# \operatorname{MultiHead}(X) = \left[\mathrm{head}_1, \dots, \mathrm{head}_H\right] W_O .
+# \operatorname{MultiHead}(X) = \left[\mathrm{head}_1, \dots, \mathrm{head}_H\right] W_O
+# .
 # $$
 #
 # ## How are the heads computed, one at a time?

@@ -46,7 +46,8 @@ from gptcourse.positions import (
 # rows are token vectors, and
 #
 # $$
-# \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right) XW_V .
+# \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right)
+# XW_V .
 # $$
 #
 # Reorder the tokens with a permutation matrix $P$ (each row and column holds one 1).
@@ -147,8 +148,8 @@ assert not equivariant
 # \mathrm{PE}(p, 2i+1) = \cos\!\left(\frac{p}{10000^{2i/d}}\right),
 # $$
 #
-# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be even).
-# Straight from the formula, one number at a time:
+# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be
+# even). Straight from the formula, one number at a time:
 
 
 # %%
@@ -213,10 +214,11 @@ plt.show()
 # %% [markdown]
 # ### Which wavelengths?
 #
-# Pair $i$ completes a cycle every $\lambda_i = 2\pi / \omega_i = 2\pi \cdot 10000^{2i/d}$
-# positions. Each wavelength is the previous one times the same factor $10000^{2/d}$: a
-# geometric progression from $2\pi$ (for $i = 0$) up towards $10000 \cdot 2\pi$, which
-# the last pair, $i = d/2 - 1$, approaches but does not reach.
+# Pair $i$ completes a cycle every
+# $\lambda_i = 2\pi / \omega_i = 2\pi \cdot 10000^{2i/d}$ positions. Each wavelength is
+# the previous one times the same factor $10000^{2/d}$: a geometric progression from
+# $2\pi$ (for $i = 0$) up towards $10000 \cdot 2\pi$, which the last pair,
+# $i = d/2 - 1$, approaches but does not reach.
 
 # %%
 d = 64
@@ -260,9 +262,9 @@ plt.show()
 # $$
 #
 # so $\mathrm{PE}(p + k) = M_k\,\mathrm{PE}(p)$ with $M_k$ block-diagonal, made of these
-# $2 \times 2$ rotations, and depending on $k$ only, never on $p$. A layer that multiplies
-# by a matrix can thus learn to "look $k$ tokens back" from any position. We build $M_k$
-# from its blocks and check it for every position of a 1000-position table:
+# $2 \times 2$ rotations, and depending on $k$ only, never on $p$. A layer that
+# multiplies by a matrix can thus learn to "look $k$ tokens back" from any position. We
+# build $M_k$ from its blocks and check it for every position of a 1000-position table:
 
 
 # %%
@@ -297,7 +299,8 @@ print("PE(p + k) = M_k PE(p) for k in (1, 5, 37, 500) and every p < 500")
 # \cos((p - q)\omega_i)$, so
 #
 # $$
-# \mathrm{PE}(p) \cdot \mathrm{PE}(q) = \sum_{i=0}^{d/2-1} \cos\big((p - q)\,\omega_i\big).
+# \mathrm{PE}(p) \cdot \mathrm{PE}(q) = \sum_{i=0}^{d/2-1} \cos\big((p -
+# q)\,\omega_i\big).
 # $$
 
 # %%
@@ -343,7 +346,8 @@ print(add_positions, "->", tuple(add_positions(x).shape))
 # embedding of the token at position $p$:
 #
 # $$
-# h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times d},
+# h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times
+# d},
 # $$
 #
 # where $E$ is the token embedding table and $L$ is `max_len`.
@@ -392,14 +396,15 @@ except ValueError as error:
 # 2021), used by Llama, Mistral, Qwen and most recent models, instead puts positions
 # where attention compares them. In every layer, after the query and key projections, it
 # rotates each pair of dimensions $(2i, 2i+1)$ of the query at position $m$ by the angle
-# $m\theta_i$, and the key at position $n$ by $n\theta_i$, with the sinusoidal frequencies
-# $\theta_i = 10000^{-2i/d}$ ($d$ is now the head's width). The values are left alone.
+# $m\theta_i$, and the key at position $n$ by $n\theta_i$, with the sinusoidal
+# frequencies $\theta_i = 10000^{-2i/d}$ ($d$ is now the head's width). The values are
+# left alone.
 #
 # For one pair, with $R(\alpha)$ the rotation by $\alpha$, the score is
 #
 # $$
-# \big(R(m\theta) q\big)^\top \big(R(n\theta) k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
-# = q^\top R\big((n - m)\theta\big)\, k ,
+# \big(R(m\theta) q\big)^\top \big(R(n\theta) k\big) = q^\top R(m\theta)^\top
+# R(n\theta)\, k = q^\top R\big((n - m)\theta\big)\, k ,
 # $$
 #
 # because $R(\alpha)^\top = R(-\alpha)$ and rotations add up. The score depends on the
@@ -426,7 +431,8 @@ print("score of (m, m + 4) for m = 0..5:", [f"{s:.4f}" for s in scores])
 
 # %% [markdown]
 # For a whole head, pair $i$ of the vector at position $t$ turns by $t\,\theta_i$:
-# $(a, b) \mapsto (a\cos t\theta_i - b \sin t\theta_i,\; a \sin t\theta_i + b\cos t\theta_i)$.
+# $(a, b) \mapsto
+# (a\cos t\theta_i - b \sin t\theta_i,\; a \sin t\theta_i + b\cos t\theta_i)$.
 
 
 # %%
