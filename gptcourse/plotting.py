@@ -163,15 +163,17 @@ def smallest_text_shown(png: bytes, shown_width: float) -> float | None:
     return float(value) * shown_width / png_size(png)[0]
 
 
-def heatmap(ax, values, *, label: str, **imshow_kwargs):
+def heatmap(ax, values, *, label: str, colorbar: dict | None = None, **imshow_kwargs):
     """Draw a matrix ``values`` (rows, columns) as an image with a labelled colour bar.
 
-    ``label`` says what a colour means ("probability", "attention weight"). Keyword
-    arguments go to :meth:`matplotlib.axes.Axes.imshow` (``cmap``, ``vmin``, ``norm``,
-    ...). Returns the image.
+    ``label`` says what a colour means ("probability", "attention weight");
+    ``colorbar`` holds arguments for :meth:`matplotlib.figure.Figure.colorbar`
+    (``location``, ``shrink``, ...). Other keyword arguments go to
+    :meth:`matplotlib.axes.Axes.imshow` (``cmap``, ``vmin``, ``norm``, ...). Returns the
+    image.
     """
     if hasattr(values, "detach"):  # a torch tensor
         values = values.detach().cpu().numpy()
     image = ax.imshow(np.asanyarray(values), **imshow_kwargs)
-    ax.figure.colorbar(image, ax=ax, label=label)
+    ax.figure.colorbar(image, ax=ax, label=label, **{"fraction": 0.05, **(colorbar or {})})
     return image
