@@ -351,6 +351,7 @@ def test_figures_definition_lists_and_links(book):
         ("```{tableofcontents}\n```", r"the directive \{tableofcontents\}"),
         ("```{exercise}\nDo it.\n```", r"the directive \{exercise\}"),
         ("Hello {{ name }}.", "substitution"),
+        ("A claim[^1].", "footnote"),
         ("{doc}`unclosed", "not closed"),
         ("```{note}\nnever closed", "never closed"),
         ("[broken](nowhere.md)", "points at nothing"),

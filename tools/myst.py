@@ -43,7 +43,8 @@ MyST                                    plain Markdown
 =====================================  ==============================================
 
 Anything else that MyST would interpret (another role or directive, a substitution
-``{{ x }}``) raises :class:`MystError`: a reader's notebook never shows raw MyST.
+``{{ x }}``, a footnote ``[^1]``) raises :class:`MystError`: a reader's notebook never
+shows raw MyST.
 Code (fenced blocks, inline code spans) and math are left exactly as written.
 
 :class:`Book` holds what the conversion needs to know about the whole book: the
@@ -100,6 +101,7 @@ MATH_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[^()\s]+)\)[ \t]*$")
 EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^()\s]+)\)")
 SUBSTITUTION = re.compile(r"\{\{.*?\}\}", re.S)
+FOOTNOTE = re.compile(r"\[\^[^\]]+\]")
 
 
 class MystError(ValueError):
@@ -656,6 +658,8 @@ def _inline(text: str, context: Context) -> str:
     result = "".join(out)
     if SUBSTITUTION.search(result):
         context.fail(f"a substitution {SUBSTITUTION.search(result).group(0)!r} is MyST only")
+    if FOOTNOTE.search(result):
+        context.fail(f"a footnote {FOOTNOTE.search(result).group(0)!r} has no plain form here")
     result = LINK.sub(lambda m: _link(m, context), result)
     return re.sub("\0(\\d+)\0", lambda m: kept[int(m.group(1))], result)
 
