@@ -11,6 +11,7 @@ Each module holds the finished version of one part that a chapter builds:
 - :mod:`gptcourse.attention` -- scaled dot-product, multi-head and causal self-attention.
 - :mod:`gptcourse.positions` -- where tokens are: sinusoidal, learned and rotary positions.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
+- :mod:`gptcourse.plotting` -- the course's figure style: sizes, fonts, colour bars.
 
 Chapters build a part inline to teach it, then assert that it equals the version
 here; later chapters import it from here.
