@@ -93,7 +93,7 @@ print(f"GPT-2's vocabulary: {uniform_perplexity(50_257):,.0f} choices per token"
 
 # %%
 def perplexity(log_probs: torch.Tensor) -> float:
-    """Perplexity of a model that gave the true tokens these log-probabilities (N,)."""
+    """Perplexity of a model that gave the true tokens these log-probs (N,)."""
     # BEGIN SOLUTION
     cross_entropy = -log_probs.double().mean()
     return math.exp(cross_entropy)
@@ -102,9 +102,8 @@ def perplexity(log_probs: torch.Tensor) -> float:
 
 check.perplexity(perplexity)
 
-line = (
-    "Good morrow, neighbour Baptista.\n"  # the first line spoken in the validation text
-)
+# the first line spoken in the validation text
+line = "Good morrow, neighbour Baptista.\n"
 assert line in tokenizer.decode(val[:100])
 line_ids = torch.tensor(tokenizer.encode(line))
 bigram = CountBigramModel.from_ids(train, tokenizer.vocab_size, alpha=1.0)
@@ -166,7 +165,8 @@ check.bigram_probs(bigram_probs)
 probs = bigram_probs(train, tokenizer.vocab_size, alpha=1.0)
 q, u = tokenizer.stoi["q"], tokenizer.stoi["u"]
 print(
-    f"p('u' | 'q') = {probs[q, u]:.4f}; the most likely character after 'q' is ", end=""
+    f"p('u' | 'q') = {probs[q, u]:.4f}; the most likely character after 'q' is ",
+    end="",
 )
 print(repr(tokenizer.chars[int(probs[q].argmax())]))
 
@@ -250,7 +250,7 @@ print(tokenizer.decode(new_ids))
 
 # %%
 def rnn_jacobian_norms(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
-    """||dh_T / dh_{T-d}||_2 for d = 0 .. T, (T + 1,), from W (H, H), hs (T + 1, H)."""
+    """||dh_T / dh_{T-d}||_2 for d = 0 .. T, (T + 1,); W (H, H), hs (T + 1, H)."""
     # BEGIN SOLUTION
     J = torch.eye(len(W), dtype=W.dtype)
     norms = [torch.linalg.matrix_norm(J, ord=2)]

@@ -175,7 +175,7 @@ check.rope(rope)
 
 # %%
 def is_permutation_equivariant(f, x: torch.Tensor, trials: int = 5) -> bool:
-    """Whether f(x[perm]) == f(x)[perm] for `trials` random permutations of x's rows."""
+    """Whether f(x[perm]) == f(x)[perm] for `trials` random permutations of rows."""
     # BEGIN SOLUTION
     generator = torch.Generator().manual_seed(0)
     y = f(x)
