@@ -6,7 +6,9 @@
 #   make linkcheck            every link and anchor inside the built book must resolve
 #   make lab                  JupyterLab on the exercises (no prompts; saving changes only your edits)
 #   make record [NB=path]     re-execute notebooks and store their outputs
-#   make exercises [NB=path]  regenerate the learner's exercise notebooks
+#   make readers [NB=path]    regenerate the notebooks readers launch (Binder, Colab, Jupyter):
+#                             notebooks/ from chapters/, exercises/ from exercises/solutions/
+#   make exercises [NB=path]  the same as make readers (its older name)
 #   make lock                 re-resolve requirements/dev.txt from requirements/dev.in
 
 PYTHON ?= python3
@@ -20,7 +22,7 @@ TORCH_INDEX ?=
 NB ?=
 BOOK_HTML := _build/html
 
-.PHONY: help venv book linkcheck test lint stale unit notebooks lab record exercises lock clean
+.PHONY: help venv book linkcheck test lint stale unit notebooks lab record readers exercises lock clean
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -52,10 +54,10 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
-# Stored notebooks and generated exercises must be what their sources produce.
+# Stored notebooks and the notebooks readers launch must be what their sources produce.
 stale: venv
 	$(PY) tools/notebooks.py check
-	$(PY) tools/exercises.py check
+	$(PY) tools/readers.py check
 
 # Doctests keep the package's examples honest; notebook sources are not modules to import.
 PYTEST_UNIT := tests gptcourse --doctest-modules
@@ -82,8 +84,10 @@ lab: venv
 record: venv
 	$(PY) tools/notebooks.py record $(NB)
 
-exercises: venv
-	$(PY) tools/exercises.py generate $(NB)
+readers: venv
+	$(PY) tools/readers.py generate $(NB)
+
+exercises: readers
 
 lock:
 	uv pip compile --universal --python-version 3.10 requirements/dev.in -o requirements/dev.txt

@@ -12,10 +12,10 @@
 # # What a language model is, and the road to the Transformer
 #
 # A GPT does one thing: it reads the beginning of a text and gives, for every token that
-# could come next, a probability. This chapter makes that sentence precise and builds the
-# first models that do it. We measure on Shakespeare why language is hard for a program,
-# define the loss every language model is trained on, then build a bigram model twice,
-# once by counting and once as a neural network, and watch both hit the wall that
+# could come next, a probability. This chapter makes that sentence precise and builds
+# the first models that do it. We measure on Shakespeare why language is hard for a
+# program, define the loss every language model is trained on, then build a bigram model
+# twice, once by counting and once as a neural network, and watch both hit the wall that
 # counting cannot get past. We end with why recurrent networks struggled to get past it,
 # and how the Transformer and the GPT family did.
 
@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcourse import data
+from gptcourse import data, plotting
 
 text = data.load_text("tinyshakespeare")
 print(f"{len(text):,} characters")
@@ -54,7 +54,10 @@ print(text[:250])
 # another. Nothing in the four letters says which: only their neighbours do.
 
 # %%
-for line in ["He's a lamb indeed, that baes like a bear.", "Which I can scarcely bear."]:
+for line in [
+    "He's a lamb indeed, that baes like a bear.",
+    "Which I can scarcely bear.",
+]:
     assert line in text
     print(line)
 
@@ -88,10 +91,16 @@ tail_words = words(tail)
 new_words = Counter(w for w in tail_words if w not in seen_words)
 n_distinct = len(set(tail_words))
 print(f"distinct words in the last tenth: {n_distinct:,}")
-print(f"  of which never seen in the first nine tenths: {len(new_words) / n_distinct:.0%}")
+print(
+    f"  of which never seen in the first nine tenths: {len(new_words) / n_distinct:.0%}"
+)
 print(f"words in the last tenth: {len(tail_words):,}")
-print(f"  of which never seen in the first nine tenths: {new_words.total() / len(tail_words):.1%}")
-print("most frequent new ones:", ", ".join(f"{w} ({n})" for w, n in new_words.most_common(3)))
+new_share = new_words.total() / len(tail_words)
+print(f"  of which never seen in the first nine tenths: {new_share:.1%}")
+print(
+    "most frequent new ones:",
+    ", ".join(f"{w} ({n})" for w, n in new_words.most_common(3)),
+)
 word_counts = Counter(words(text))
 once = sum(1 for n in word_counts.values() if n == 1)
 print(f"distinct words of the whole text seen once: {once / len(word_counts):.0%}")
@@ -111,33 +120,38 @@ print(f"distinct words of the whole text seen once: {once / len(word_counts):.0%
 # speaker's name (a line such as `ROMEO:` after a blank line) and measure:
 
 # %%
-turns = [(m.start(1), m.group(1)) for m in re.finditer(r"(?:^|\n\n)([A-Z][A-Za-z' ]*):\n", text)]
+turns = [
+    (m.start(1), m.group(1))
+    for m in re.finditer(r"(?:^|\n\n)([A-Z][A-Za-z' ]*):\n", text)
+]
 speakers = [name for _, name in turns]
 same_as_two_back = [i for i in range(2, len(turns)) if speakers[i] == speakers[i - 2]]
 distance = [turns[i][0] - turns[i - 2][0] for i in same_as_two_back]  # in characters
 top_share = Counter(speakers).most_common(1)[0][1] / len(speakers)
 print(f"{len(turns):,} speeches by {len(set(speakers))} speakers")
-print(f"the speaker of two turns back speaks again: {len(same_as_two_back) / (len(turns) - 2):.0%}")
+again = len(same_as_two_back) / (len(turns) - 2)
+print(f"the speaker of two turns back speaks again: {again:.0%}")
 print(f"the most frequent speaker, as a guess:      {top_share:.0%}")
 print(f"characters back to that clue: median {statistics.median(distance):.0f},")
 print(f"  90th percentile {np.percentile(distance, 90):.0f}, longest {max(distance):,}")
 
-# %%
-fig, ax = plt.subplots(figsize=(8, 3))
+# %% mystnb={"figure": {"caption": "How far back the clue to the next speaker lies: for each speech whose speaker also spoke two turns earlier, the number of characters between the two names (log scale). Half of them are more than about 200 characters apart (dashed: the median).", "name": "fig-speaker-distance"}, "image": {"alt": "A histogram on a logarithmic axis from 10 to 4,000 characters. The counts rise from about 30 characters, peak between 100 and 300, and fall off towards 3,000; a dashed red line marks the median, at about 200 characters."}}
+plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
+
+fig, ax = plt.subplots(figsize=(7.5, 3))
 ax.hist(distance, bins=np.geomspace(10, 4000, 40), color="tab:blue")
 ax.axvline(statistics.median(distance), color="tab:red", linestyle="--", label="median")
 ax.set_xscale("log")
-ax.set_xlabel("characters between the next speaker's name and the same name two turns back")
+ax.set_xlabel("characters back to the same speaker's name, two turns earlier")
 ax.set_ylabel("speeches")
-ax.set_title("The clue to the next speaker is a few hundred characters back")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# More than half of the time, the right answer sits about 200 characters back. A model
-# that reads only the last few characters cannot use it. Keep this distance in mind: the
-# models of this chapter see one character, and the Transformer was built to see all of
-# them.
+# As {numref}`fig-speaker-distance` shows, more than half of the time the right answer
+# sits about 200 characters back. A model that reads only the last few characters cannot
+# use it. Keep this distance in mind: the models of this chapter see one character, and
+# the Transformer was built to see all of them.
 #
 # ## What does it mean to model language?
 #
@@ -183,9 +197,9 @@ print(f"p(x1, x2, x3) = p(x1) p(x2|x1) p(x3|x1,x2) for all {joint.numel()} seque
 # H = -\frac{1}{T} \sum_{t=1}^{T} \log p(x_t \mid x_{<t}).
 # $$
 #
-# Its exponential, the *perplexity* $\mathrm{PPL} = e^{H}$, reads as a number of choices:
-# a model with perplexity 10 is as uncertain, on average, as one choosing uniformly among
-# 10 tokens at every step.
+# Its exponential, the *perplexity* $\mathrm{PPL} = e^{H}$, reads as a number of
+# choices: a model with perplexity 10 is as uncertain, on average, as one choosing
+# uniformly among 10 tokens at every step.
 #
 # A model is only as good as its predictions on text it has not seen, so from now on we
 # count on the first 90% of the characters (the *training* split) and measure on the
@@ -216,7 +230,9 @@ print(f"train: {len(train):,} characters, validation: {len(val):,} characters")
 # %%
 uniform_probs = torch.full((V,), 1 / V)
 H_uniform = -torch.log(uniform_probs[val]).mean().item()
-print(f"uniform model: H = {H_uniform:.4f} nats, perplexity = {math.exp(H_uniform):.2f}")
+print(
+    f"uniform model: H = {H_uniform:.4f} nats, perplexity = {math.exp(H_uniform):.2f}"
+)
 print(f"log V         = {math.log(V):.4f}")
 assert math.isclose(H_uniform, math.log(V), rel_tol=1e-6)
 assert math.isclose(math.exp(H_uniform), V, rel_tol=1e-5)
@@ -224,22 +240,27 @@ assert math.isclose(math.exp(H_uniform), V, rel_tol=1e-5)
 # %% [markdown]
 # ## Can counting do better than guessing?
 #
-# Characters are far from equally likely: spaces and vowels are everywhere, `Z` and `&`
-# almost never appear. A *unigram* model still ignores the context but uses how often
-# each character occurs in the training text.
+# Characters are far from equally likely ({numref}`fig-char-frequencies`): spaces and
+# vowels are everywhere, `Z` and `&` almost never appear. A *unigram* model still
+# ignores the context but uses how often each character occurs in the training text.
 
-# %%
+# %% mystnb={"figure": {"caption": "How often each character occurs in the training text, most frequent first, on a log scale; the dashed line is the uniform model's $1/V = 1/65$. Only 18 characters are above it: space, `e`, `t`, `o`, `a`, and other lower-case letters and the line break (`↵`). Capitals, digits and rare punctuation lie up to 10,000 times below it.", "name": "fig-char-frequencies"}, "image": {"alt": "Two rows of bars, one per character, the top row the 33 most frequent and the bottom row the other 32, heights on a logarithmic scale. Space is highest, at 0.15, followed by e, t, o, a, h, s, r, n, i and the line break; a dashed line at 1/65 crosses the top row after the 18th character, w. The bottom row, capitals and rare punctuation, falls from 0.004 for N to one in a million for the dollar sign."}}
 char_counts = torch.bincount(train, minlength=V).double()
 unigram_probs = char_counts / char_counts.sum()
 
 order = torch.argsort(char_counts, descending=True)
-fig, ax = plt.subplots(figsize=(10, 3))
-ax.bar(range(V), unigram_probs[order].numpy(), color="tab:blue")
-ax.axhline(1 / V, color="tab:red", linestyle="--", label="uniform, 1/V")
-ax.set_xticks(range(V), [repr(vocab[i])[1:-1] for i in order], fontsize=7)
-ax.set_ylabel("probability")
-ax.set_title("Character frequencies in Tiny Shakespeare (training split)")
-ax.legend()
+shown = {"\n": "↵", " ": "␣"}  # line break and space, drawn
+fig, axes = plt.subplots(2, 1, figsize=(7.5, 4.2), sharey=True)
+half = (V + 1) // 2  # two rows of bars, so that every character can be labelled
+for ax, part in zip(axes, (order[:half], order[half:]), strict=True):
+    ax.bar(range(len(part)), unigram_probs[part].numpy(), color="tab:blue")
+    ax.axhline(1 / V, color="tab:red", linestyle="--", label="uniform, 1/V")
+    ax.set_xticks(range(len(part)), [shown.get(vocab[i], vocab[i]) for i in part])
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlim(-0.7, half - 0.3)
+    ax.set_yscale("log")
+    ax.set_ylabel("probability")
+axes[0].legend()
 plt.show()
 
 # %% [markdown]
@@ -248,7 +269,9 @@ plt.show()
 
 # %%
 H_unigram = -torch.log(unigram_probs[val]).mean().item()
-print(f"unigram model: H = {H_unigram:.4f} nats, perplexity = {math.exp(H_unigram):.2f}")
+print(
+    f"unigram model: H = {H_unigram:.4f} nats, perplexity = {math.exp(H_unigram):.2f}"
+)
 print(f"perplexity ratio, unigram / uniform: {math.exp(H_unigram - H_uniform):.2f}")
 assert math.exp(H_unigram) < V / 2
 
@@ -265,7 +288,9 @@ assert math.exp(H_unigram) < V / 2
 # %%
 counts = torch.zeros(V, V, dtype=torch.long)
 counts.index_put_(
-    (train[:-1], train[1:]), torch.ones(len(train) - 1, dtype=torch.long), accumulate=True
+    (train[:-1], train[1:]),
+    torch.ones(len(train) - 1, dtype=torch.long),
+    accumulate=True,
 )
 
 # The same count, one pair at a time, on the first 10,000 characters:
@@ -275,42 +300,47 @@ for current, following in zip(first[:-1], first[1:], strict=True):
     slow[current, following] += 1
 fast = torch.zeros(V, V, dtype=torch.long)
 fast.index_put_(
-    (train[:9_999], train[1:10_000]), torch.ones(9_999, dtype=torch.long), accumulate=True
+    (train[:9_999], train[1:10_000]),
+    torch.ones(9_999, dtype=torch.long),
+    accumulate=True,
 )
 assert torch.equal(slow, fast)
 assert counts.sum() == len(train) - 1  # every pair counted once
 
 q, u = tokenizer.stoi["q"], tokenizer.stoi["u"]
 print(
-    f"'q' occurs {counts[q].sum()} times before another character, {counts[q, u]} times before 'u'"
+    f"'q' occurs {counts[q].sum()} times before another character,",
+    f"{counts[q, u]} times before 'u'",
 )
 
 # %% [markdown]
 # The *maximum-likelihood* estimate divides each row by its total,
-# $p(j \mid i) = N_{ij} / \sum_k N_{ik}$. Here is that table, one row per current
-# character; white cells are pairs that never occur in the training text.
+# $p(j \mid i) = N_{ij} / \sum_k N_{ik}$. {numref}`fig-bigram-table` shows that table,
+# one row per current character; white cells are pairs that never occur in the training
+# text.
 
-# %%
+# %% mystnb={"figure": {"caption": "The bigram table $p(j \\mid i)$ counted on the training text: row $i$ is the distribution of the character that follows $i$ (log colour scale; white: pairs never seen). Notice the blocks: capitals followed by capitals or lower case, lower case almost never followed by a capital, the line break `↵` followed by capitals, and `q` followed by `u` alone.", "name": "fig-bigram-table"}, "image": {"alt": "A heat map of 65 rows by 65 columns, current character down the side and next character along the bottom, both ordered line break, space, punctuation, the digit 3, capitals A to Z, lower case a to z. Coloured cells are pairs seen in training, from dark blue (rare) to yellow (certain); white cells were never seen. Capital rows are filled across the capital and lower-case columns; lower-case rows are filled across the lower-case and punctuation columns and empty under the capitals; the row of q has a single yellow cell, at u."}}
 mle = counts.double() / counts.sum(dim=1, keepdim=True)
-labels = [{"\n": "\\n", " ": "␣"}.get(ch, ch) for ch in vocab]
+labels = [shown.get(ch, ch) for ch in vocab]
 
-fig, ax = plt.subplots(figsize=(9, 8.5))
-image = ax.imshow(np.ma.masked_equal(mle.numpy(), 0), norm="log", cmap="viridis")
-ax.set_xticks(range(V), labels, fontsize=6)
-ax.set_yticks(range(V), labels, fontsize=6)
+fig, ax = plt.subplots(figsize=(7.5, 8.8))
+never = np.ma.masked_equal(mle.numpy(), 0)  # pairs never seen: left white
+plotting.heatmap(ax, never, label="$p(j \\mid i)$", norm="log", aspect="auto")
+# one label per character: monospaced, 9 points, the smallest the course uses
+ax.set_xticks(range(V), labels, fontsize=9, family="monospace")
+ax.set_yticks(range(V), labels, fontsize=9, family="monospace")
+ax.tick_params(length=0)
 ax.set_xlabel("next character $j$")
 ax.set_ylabel("current character $i$")
-ax.set_title("The bigram table $p(j \\mid i)$ of Tiny Shakespeare (log colour scale)")
-fig.colorbar(image, ax=ax, shrink=0.8, label="probability")
 plt.show()
 
 # %% [markdown]
 # The picture is language seen through a keyhole one character wide: capitals are
-# followed by capitals (speaker names) or lower case, `\n` by capitals, `q` by `u` alone.
-# It also has holes. A pair that never occurs in training gets probability zero, and
-# one such pair in the validation text makes the loss infinite, since $-\log 0 = \infty$.
-# The usual cure is *add-$\alpha$ smoothing*: pretend that every pair was seen $\alpha$
-# more times,
+# followed by capitals (speaker names) or lower case, a line break (`↵`) by capitals,
+# `q` by `u` alone. It also has holes. A pair that never occurs in training gets
+# probability zero, and one such pair in the validation text makes the loss infinite,
+# since $-\log 0 = \infty$. The usual cure is *add-$\alpha$ smoothing*: pretend that
+# every pair was seen $\alpha$ more times,
 #
 # $$
 # p(j \mid i) = \frac{N_{ij} + \alpha}{\sum_k N_{ik} + \alpha V}.
@@ -324,7 +354,9 @@ from gptcourse.bigram import BigramLanguageModel, CountBigramModel, pair_counts
 
 
 def smoothed(counts: torch.Tensor, alpha: float) -> torch.Tensor:
-    return (counts.double() + alpha) / (counts.double() + alpha).sum(dim=1, keepdim=True)
+    return (counts.double() + alpha) / (counts.double() + alpha).sum(
+        dim=1, keepdim=True
+    )
 
 
 assert torch.equal(pair_counts(train, V), counts)
@@ -335,7 +367,9 @@ for alpha in (0.0, 0.1, 1.0):
 
 val_counts = pair_counts(val, V)
 unseen = (counts == 0) & (val_counts > 0)
-print(f"{int(unseen.sum())} kinds of pair in the validation text never occur in training,")
+print(
+    f"{int(unseen.sum())} kinds of pair in the validation text never occur in training,"
+)
 print(f"{int(val_counts[unseen].sum())} pairs in all, e.g.", end=" ")
 print(", ".join(repr(vocab[i] + vocab[j]) for i, j in unseen.nonzero()[:4].tolist()))
 
@@ -372,7 +406,10 @@ train_counts = counts
 print("alpha    train H   val H   val perplexity")
 for alpha in (0.0, 0.1, 1.0):
     log_probs = CountBigramModel(counts, alpha).log_probs()
-    h_train, h_val = split_loss(log_probs, train_counts), split_loss(log_probs, val_counts)
+    h_train, h_val = (
+        split_loss(log_probs, train_counts),
+        split_loss(log_probs, val_counts),
+    )
     print(f"{alpha:5.1f}   {h_train:7.4f}   {h_val:7.4f}   {math.exp(h_val):10.2f}")
 H_count_train = split_loss(mle.log(), train_counts)  # the unsmoothed table, alpha = 0
 H_count_val = split_loss(count_model.log_probs(), val_counts)
@@ -391,7 +428,9 @@ assert H_count_val < H_unigram < H_uniform
 
 # %%
 start = torch.tensor([[tokenizer.stoi["\n"]]])  # (B=1, T=1): start after a line break
-sample = count_model.generate(start, max_new_tokens=300, generator=torch.Generator().manual_seed(0))
+sample = count_model.generate(
+    start, max_new_tokens=300, generator=torch.Generator().manual_seed(0)
+)
 print(tokenizer.decode(sample[0]))
 
 # %% [markdown]
@@ -424,7 +463,10 @@ class Bigram(nn.Module):
 
 
 mine = Bigram(V)
-x, y = train[None, :1000], train[None, 1:1001]  # (1, 1000): a stretch of text and its next tokens
+x, y = (
+    train[None, :1000],
+    train[None, 1:1001],
+)  # (1, 1000): a stretch of text and its next tokens
 _, loss = mine(x, y)
 print(f"loss at initialisation: {loss.item():.4f}, log V = {math.log(V):.4f}")
 assert math.isclose(loss.item(), math.log(V), rel_tol=1e-6)
@@ -458,7 +500,9 @@ schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
 batches = torch.Generator().manual_seed(0)
 batch_losses = []
 for _ in range(steps):
-    x, y = get_batch(train, batch_size=64, block_size=128, generator=batches)  # (64, 128) each
+    x, y = get_batch(
+        train, batch_size=64, block_size=128, generator=batches
+    )  # (64, 128) each
     _, loss = model(x, y)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -492,24 +536,34 @@ print(f"count bigram, alpha = 0   {H_count_train:7.4f}       inf")
 H_count_1_train = split_loss(count_model.log_probs(), train_counts)
 print(f"count bigram, alpha = 1   {H_count_1_train:7.4f}   {H_count_val:7.4f}")
 
-# %%
-fig, ax = plt.subplots(figsize=(8, 3.5))
-ax.plot(batch_losses, color="tab:blue", linewidth=1, label="neural bigram, loss of each batch")
+# %% mystnb={"figure": {"caption": "Training the neural bigram: the loss of each batch (blue) starts at the uniform model's $\\log V$ (dotted) and within about 20 steps falls onto the training loss of the count model without smoothing (dashed red), which it never goes below on average.", "name": "fig-bigram-training"}, "image": {"alt": "A line chart of cross-entropy in nats against 300 training steps. The blue batch loss starts at 4.17, at the dotted line of the uniform model, drops steeply to about 2.5 within 20 steps, then hovers in a narrow band just on the dashed red line of the count model, at 2.45."}}
+fig, ax = plt.subplots(figsize=(7.5, 3.5))
+ax.plot(
+    batch_losses,
+    color="tab:blue",
+    linewidth=1,
+    label="neural bigram, loss of each batch",
+)
 ax.axhline(math.log(V), color="tab:gray", linestyle=":", label="uniform model, log V")
-ax.axhline(H_count_train, color="tab:red", linestyle="--", label="count model (alpha = 0), train")
+ax.axhline(
+    H_count_train,
+    color="tab:red",
+    linestyle="--",
+    label="count model (alpha = 0), train",
+)
 ax.set_xlabel("training step")
 ax.set_ylabel("cross-entropy (nats)")
 ax.set_ylim(2.3, 4.3)
-ax.set_title("Gradient descent finds the table that counting gives")
 ax.legend()
 plt.show()
 
 # %% [markdown]
-# The neural model's training loss comes within a few thousandths of a nat of the
-# unsmoothed count model's, and never below it. That is no coincidence. Both models
-# choose a distribution $q(\cdot \mid i)$ for every current character $i$, so they
-# belong to the same family, and on the training text the gap between any member $q$
-# and the count model $\hat p$ is a weighted sum of *Kullback-Leibler divergences*,
+# The neural model's training loss ({numref}`fig-bigram-training`) comes within a few
+# thousandths of a nat of the unsmoothed count model's, and never below it. That is no
+# coincidence. Both models choose a distribution $q(\cdot \mid i)$ for every current
+# character $i$, so they belong to the same family, and on the training text the gap
+# between any member $q$ and the count model $\hat p$ is a weighted sum of
+# *Kullback-Leibler divergences*,
 #
 # $$
 # H(q) - H(\hat p) = \sum_i \frac{N_i}{N} \, \mathrm{KL}\big(\hat p(\cdot \mid i) \,\|\,
@@ -524,7 +578,9 @@ plt.show()
 
 # %%
 log_q = model.log_probs().double()
-kl_rows = torch.where(mle > 0, mle * (mle.log() - log_q), 0.0).sum(dim=1)  # (V,): KL of each row
+kl_rows = torch.where(mle > 0, mle * (mle.log() - log_q), 0.0).sum(
+    dim=1
+)  # (V,): KL of each row
 row_weights = counts.sum(dim=1).double() / counts.sum()
 gap = (row_weights * kl_rows).sum().item()
 print(f"H(neural) - H(count), train: {H_neural_train - H_count_train:.5f} nats")
@@ -536,7 +592,8 @@ with torch.no_grad():
     same.token_logits.weight.copy_(count_model.log_probs())
 xv, yv = val[None, :-1], val[None, 1:]
 torch.testing.assert_close(same(xv, yv)[1], count_model(xv, yv)[1])
-print(f"p('u' | 'q'): counted {mle[q, u].item():.4f}, learned {log_q[q, u].exp().item():.4f}")
+counted, learned = mle[q, u].item(), log_q[q, u].exp().item()
+print(f"p('u' | 'q'): counted {counted:.4f}, learned {learned:.4f}")
 
 # %% [markdown]
 # Its samples are as Shakespearean as the count model's, which is to say, barely. With
@@ -544,7 +601,9 @@ print(f"p('u' | 'q'): counted {mle[q, u].item():.4f}, learned {log_q[q, u].exp()
 # are that close.
 
 # %%
-sample = model.generate(start, max_new_tokens=300, generator=torch.Generator().manual_seed(0))
+sample = model.generate(
+    start, max_new_tokens=300, generator=torch.Generator().manual_seed(0)
+)
 print(tokenizer.decode(sample[0]))
 
 # %% [markdown]
@@ -567,7 +626,9 @@ def context_codes(ids: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return code, ids[k:]
 
 
-def count_of(keys: torch.Tensor, key_counts: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
+def count_of(
+    keys: torch.Tensor, key_counts: torch.Tensor, queries: torch.Tensor
+) -> torch.Tensor:
     """How often each query occurs, given the sorted distinct keys and their counts."""
     at = torch.searchsorted(keys, queries).clamp(max=len(keys) - 1)
     return torch.where(keys[at] == queries, key_counts[at], 0).double()
@@ -577,8 +638,8 @@ ks = range(9)
 H_train, H_val, H_val_1, seen = [], [], [], []
 for k in ks:
     context, following = context_codes(train, k)
-    # The distinct contexts and (context, next) pairs of the training text, with their counts,
-    # and for every training position, which of them it is (inverse).
+    # The distinct contexts and (context, next) pairs of the training text, with their
+    # counts, and for every training position, which of them it is (inverse).
     contexts, context_index, context_n = torch.unique(
         context, return_inverse=True, return_counts=True
     )
@@ -588,7 +649,8 @@ for k in ks:
     # Training text: maximum likelihood, measured on the text it was counted on.
     p_train = pair_n[pair_index].double() / context_n[context_index]
     H_train.append(-p_train.log().mean().item())
-    # Validation text: add-alpha smoothing; an unseen context gets the uniform distribution.
+    # Validation text: add-alpha smoothing; an unseen context gets the uniform
+    # distribution.
     context, following = context_codes(val, k)
     n_context = count_of(contexts, context_n, context)
     n_pair = count_of(pairs, pair_n, context * V + following)
@@ -598,41 +660,43 @@ for k in ks:
 
 print(" k   train H   val H (α=0.01)   val H (α=1)   contexts seen")
 for k in ks:
-    print(f"{k:2}   {H_train[k]:7.3f}   {H_val[k]:14.3f}   {H_val_1[k]:11.3f}   {seen[k]:13.1%}")
+    losses = f"{H_train[k]:7.3f}   {H_val[k]:14.3f}   {H_val_1[k]:11.3f}"
+    print(f"{k:2}   {losses}   {seen[k]:13.1%}")
 
 # k = 0 is the unigram model and k = 1 the bigram model of the sections above.
 assert math.isclose(H_train[0], -unigram_probs[train].log().mean().item(), rel_tol=1e-9)
 assert math.isclose(H_train[1], H_count_train, rel_tol=1e-9)
 assert math.isclose(H_val_1[1], H_count_val, rel_tol=1e-5)
 
-# %%
-fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4), layout="constrained")
-ax.plot(ks, H_train, "o-", label="train (the text it counted)")
-ax.plot(ks, H_val, "o-", label="validation, alpha = 0.01")
-ax.plot(ks, H_val_1, "o--", label="validation, alpha = 1")
+# %% mystnb={"figure": {"caption": "Counting with $k$ characters of context. Left: the training loss falls towards zero as $k$ grows, while the validation loss is lowest at $k = 3$ or 4 and then rises. Right: why; the share of validation positions whose context occurs in the training text falls to one half at $k = 8$.", "name": "fig-context-length"}, "image": {"alt": "Two line charts against the context length k from 0 to 8. Left, cross-entropy in nats: the training curve falls steadily from 3.3 to 0.4; the two validation curves (smoothing 0.01 and 1) fall with it to about 1.8 and 1.95 at k = 3 or 4, then rise to 3.2 and 3.7 at k = 8. Right, the share of validation contexts seen in training: 1.0 up to k = 3, then falling to 0.5 at k = 8."}}
+fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.5, 3.4))
+ax.plot(ks, H_train, "o-", label="train")
+ax.plot(ks, H_val, "o-", label="validation, α = 0.01")
+ax.plot(ks, H_val_1, "o--", label="validation, α = 1")
 ax.set_xlabel("characters of context, k")
 ax.set_ylabel("cross-entropy (nats)")
-ax.set_title("More context: train keeps improving, validation does not")
+ax.set_title("Loss")
 ax.set_ylim(0, 4.7)
-ax.legend(loc="upper center")
+ax.legend(loc="lower left")
 ax2.plot(ks, seen, "o-", color="tab:purple")
 ax2.set_xlabel("characters of context, k")
 ax2.set_ylabel("share of validation positions")
-ax2.set_title("Validation contexts ever seen in training")
+ax2.set_title("Contexts seen in training")
 ax2.set_ylim(0, 1.05)
 plt.show()
 
 # %% [markdown]
-# With each character of context the training loss falls, towards zero: most long
-# contexts occur once, and a table that has seen a context once predicts it perfectly.
-# The validation loss falls too, up to three or four characters, then rises: by eight
-# characters half of the validation contexts were never seen in training, and the model
-# is worse than the bigram. Counting treats every context as unrelated to every other;
-# it learns nothing about `"the king"` from `"the kings"` or `"thy king"`. The way out
-# is a model that *generalises*: one that represents contexts by learned vectors, so that
-# similar contexts get similar predictions, and computes its prediction from the whole
-# context with a fixed number of parameters. The neural bigram, which found the count
-# table by gradient descent, is the first step; the rest of the course takes the others.
+# With each character of context the training loss falls, towards zero
+# ({numref}`fig-context-length`): most long contexts occur once, and a table that has
+# seen a context once predicts it perfectly. The validation loss falls too, up to three
+# or four characters, then rises: by eight characters half of the validation contexts
+# were never seen in training, and the model is worse than the bigram. Counting treats
+# every context as unrelated to every other; it learns nothing about `"the king"` from
+# `"the kings"` or `"thy king"`. The way out is a model that *generalises*: one that
+# represents contexts by learned vectors, so that similar contexts get similar
+# predictions, and computes its prediction from the whole context with a fixed number of
+# parameters. The neural bigram, which found the count table by gradient descent, is the
+# first step; the rest of the course takes the others.
 #
 # ## Why did recurrent networks struggle?
 #
@@ -673,7 +737,7 @@ h0 = torch.zeros(H, dtype=torch.float64)
 
 
 def rnn_states(W: torch.Tensor, xs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Run the RNN from state h over the inputs xs (T, D); return (T + 1, H), h included."""
+    """Run the RNN from h over the inputs xs (T, D): the states (T + 1, H), h first."""
     states = [h]
     for x in xs:
         states.append(torch.tanh(W @ states[-1] + U @ x))
@@ -684,7 +748,9 @@ def jacobian_products(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
     """dh_T / dh_{T-d} for d = 0 .. T by the product formula: shape (T + 1, H, H)."""
     J = torch.eye(len(W), dtype=W.dtype)
     products = [J]
-    for s in range(len(hs) - 1, 0, -1):  # s = T, T-1, ..., 1: one more factor on the right
+    for s in range(
+        len(hs) - 1, 0, -1
+    ):  # s = T, T-1, ..., 1: one more factor on the right
         J = J @ (torch.diag(1 - hs[s] ** 2) @ W)
         products.append(J)
     return torch.stack(products)
@@ -698,7 +764,9 @@ for rho in (0.5, 1.0, 2.0, 3.0):
     for t in (0, 30, T - 1):  # autograd's Jacobian of h_T with respect to h_t
         J = jacrev(lambda h, W=W, t=t: rnn_states(W, xs[t:], h)[-1])(hs[t])
         torch.testing.assert_close(J, products[T - t], rtol=1e-9, atol=1e-300)
-    rnn_norms[rho] = torch.linalg.matrix_norm(products, ord=2)  # (T + 1,): spectral norms
+    rnn_norms[rho] = torch.linalg.matrix_norm(
+        products, ord=2
+    )  # (T + 1,): spectral norms
 print("the product of Jacobians equals autograd's Jacobian for every rho")
 
 # %% [markdown]
@@ -714,7 +782,7 @@ print("the product of Jacobians equals autograd's Jacobian for every rho")
 # so every position is one step away from the output, however far back it is. Its
 # gradients depend on the random inputs, so we average them over 64 random inputs.
 
-# %%
+# %% mystnb={"figure": {"caption": "How much of the gradient reaches back $T - t$ steps (log scale). Through an RNN it shrinks or grows exponentially with the distance, depending on the spectral radius $\\rho$ of its recurrent weights; through attention (black) it does not depend on the distance.", "name": "fig-gradient-distance"}, "image": {"alt": "A line chart of gradient norm on a logarithmic axis from 10 to the minus 28 up to 10 to the 6, against the distance back from 0 to 60 steps. The RNN curves for spectral radius 0.5 and 1.0 fall in straight lines, to 10 to the minus 28 and 10 to the minus 12 at 60 steps; radius 2.0 stays near 1; radius 3.0 rises to about 10 to the 5. The black attention curve is flat at about 0.03 from the first step on."}}
 from torch.func import vmap
 
 d = 32
@@ -722,34 +790,40 @@ g = torch.Generator().manual_seed(0)
 W_q, W_k, W_v = (
     torch.randn(d, d, generator=g, dtype=torch.float64) / math.sqrt(d) for _ in range(3)
 )
-Xs = torch.randn(64, T + 1, d, generator=g, dtype=torch.float64)  # 64 random inputs (T + 1, d)
+Xs = torch.randn(
+    64, T + 1, d, generator=g, dtype=torch.float64
+)  # 64 random inputs (T + 1, d)
 
 
 def attend_from_last(X: torch.Tensor) -> torch.Tensor:
-    """The attention output at the last position, (d,), for inputs X of shape (T + 1, d)."""
+    """The attention output at the last position, (d,), for inputs X (T + 1, d)."""
     q, K, Vals = X[-1] @ W_q, X @ W_k, X @ W_v  # (d,), (T + 1, d), (T + 1, d)
-    a = torch.softmax(K @ q / math.sqrt(d), dim=0)  # (T + 1,): how much each position counts
+    a = torch.softmax(
+        K @ q / math.sqrt(d), dim=0
+    )  # (T + 1,): how much each position counts
     return a @ Vals
 
 
 # The formula is what PyTorch's attention computes (it also scales by 1/sqrt(d)):
 X = Xs[0]
-torch_attention = F.scaled_dot_product_attention(X[-1:] @ W_q, X @ W_k, X @ W_v)  # (1, d)
+torch_attention = F.scaled_dot_product_attention(
+    X[-1:] @ W_q, X @ W_k, X @ W_v
+)  # (1, d)
 torch.testing.assert_close(attend_from_last(X), torch_attention[0])
 
 J = vmap(jacrev(attend_from_last))(Xs)  # (64, d, T + 1, d): dy_T / dx_t for every t
 norms = torch.linalg.matrix_norm(J.permute(0, 2, 1, 3), ord=2)  # (64, T + 1)
-attention_norms = norms.mean(dim=0).flip(0)  # (T + 1,): averaged, indexed by distance T - t
+# (T + 1,): averaged over the inputs, indexed by the distance T - t
+attention_norms = norms.mean(dim=0).flip(0)
 
-fig, ax = plt.subplots(figsize=(8, 4))
+fig, ax = plt.subplots(figsize=(7.5, 4))
 for rho, norms in rnn_norms.items():
     ax.plot(norms.numpy(), label=f"RNN, spectral radius {rho}")
 ax.plot(attention_norms.numpy(), color="black", linewidth=2, label="attention")
 ax.set_yscale("log")
 ax.set_xlabel("distance back, T - t (steps)")
-ax.set_ylabel("gradient norm, ||d out_T / d in_t||")
-ax.set_title("Through an RNN the gradient vanishes or explodes with distance")
-ax.legend(fontsize=8)
+ax.set_ylabel(r"gradient norm, $\|\partial\, y_T / \partial\, x_t\|$")
+ax.legend(ncols=2)
 plt.show()
 curves = {f"RNN, rho = {rho}": norms for rho, norms in rnn_norms.items()}
 curves["attention"] = attention_norms
@@ -761,18 +835,18 @@ assert ratio["RNN, rho = 0.5"] < 1e-28 and ratio["RNN, rho = 1.0"] < 1e-12
 assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 
 # %% [markdown]
-# At spectral radius 0.5 the gradient from 60 steps back is below $10^{-28}$ of the one
-# from 1 step back, and even at 1.0 it is below $10^{-12}$: the tanh's slope, at most 1,
-# shrinks it a little more at every step. Such a network cannot learn that the speaker
-# two turns back, some 200 characters away, matters, because almost no training signal
-# reaches that far. With large weights the gradient explodes instead, $10^4$ times at
-# radius 3, and a single step of gradient descent can wreck the weights. In between lies
-# a narrow band where neither happens, and nothing in training keeps $W$ inside it.
-# LSTMs (1997) and gradient clipping soften both failures, but the path from token 1 to
-# token 61 stays 60 steps long, and those steps must run one after the other, which
-# makes RNNs slow to train on long texts. Attention's gradient does not depend on the
-# distance at all: a token 60 steps back gets as much signal as the one before, and all
-# positions are computed at once.
+# At spectral radius 0.5 ({numref}`fig-gradient-distance`), the gradient from 60 steps
+# back is below $10^{-28}$ of the one from 1 step back, and even at 1.0 it is below
+# $10^{-12}$: the tanh's slope, at most 1, shrinks it a little more at every step. Such
+# a network cannot learn that the speaker two turns back, some 200 characters away,
+# matters, because almost no training signal reaches that far. With large weights the
+# gradient explodes instead, $10^4$ times at radius 3, and a single step of gradient
+# descent can wreck the weights. In between lies a narrow band where neither happens,
+# and nothing in training keeps $W$ inside it. LSTMs (1997) and gradient clipping soften
+# both failures, but the path from token 1 to token 61 stays 60 steps long, and those
+# steps must run one after the other, which makes RNNs slow to train on long texts.
+# Attention's gradient does not depend on the distance at all: a token 60 steps back
+# gets as much signal as the one before, and all positions are computed at once.
 #
 # ## How did we get from the Transformer to GPT?
 #
@@ -783,17 +857,18 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 #   cross-attention to the encoder. No recurrence anywhere.
 # - **2018, GPT** (Radford et al., *Improving Language Understanding by Generative
 #   Pre-Training*). A *decoder-only* Transformer: the decoder's causal self-attention
-#   stack, without the encoder or the cross-attention, trained as a language model. It is
-#   the architecture of every GPT since, and of this course.
+#   stack, without the encoder or the cross-attention, trained as a language model. It
+#   is the architecture of every GPT since, and of this course.
 # - **2018, BERT** (Devlin et al.). The opposite choice: *encoder-only*, bidirectional,
-#   trained to fill in masked-out words. Excellent at understanding a given text, but not
-#   made to generate one left to right.
+#   trained to fill in masked-out words. Excellent at understanding a given text, but
+#   not made to generate one left to right.
 # - **2019, GPT-2** and **2020, GPT-3**. The same decoder-only design, scaled up (and
 #   with each layer norm moved to the input of its sub-block). GPT-2 showed that a large
 #   language model does tasks it was never fine-tuned for; GPT-3 that, larger still, it
 #   learns a task from a few examples written in its prompt, without any weight update.
 #
-# ```{important} Two common mistakes
+# ```{admonition} Two common mistakes
+# :class: important
 # GPT is often described as "the encoder part of the Transformer". It is the other part:
 # GPT keeps the *decoder*'s masked self-attention, which lets a position see only the
 # past, exactly what generating text one token at a time requires. BERT is the model
@@ -831,10 +906,17 @@ assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
 # allocates no memory.
 
 # %%
-from transformers import GPT2Config, GPT2LMHeadModel, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    OpenAIGPTConfig,
+    OpenAIGPTLMHeadModel,
+)
 
 
-def gpt_parameters(n_layer: int, d: int, vocab: int, n_ctx: int, final_norm: bool = True) -> int:
+def gpt_parameters(
+    n_layer: int, d: int, vocab: int, n_ctx: int, final_norm: bool = True
+) -> int:
     """Parameters of a GPT with tied input and output embeddings."""
     per_layer = 12 * d**2 + 13 * d
     return vocab * d + n_ctx * d + n_layer * per_layer + (2 * d if final_norm else 0)
@@ -860,7 +942,9 @@ published = [
 ]
 sizes = {}
 row = "{:12} {:>4} {:>2} {:>7} {:>7} {:>7} {:>15}  {}"
-print(row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper"))
+print(
+    row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper")
+)
 for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in published:
     sizes[name] = gpt_parameters(L, width, vocab_size, n_ctx, final_norm)
     Config, Model = (
@@ -868,7 +952,9 @@ for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in publish
         if name == "GPT-1"
         else (GPT2Config, GPT2LMHeadModel)
     )
-    config = Config(n_layer=L, n_embd=width, n_head=heads, vocab_size=vocab_size, n_positions=n_ctx)
+    config = Config(
+        n_layer=L, n_embd=width, n_head=heads, vocab_size=vocab_size, n_positions=n_ctx
+    )
     with torch.device("meta"):  # shapes only: no memory, no initialisation
         built = Model(config)
     assert count(built) == sizes[name], name
@@ -880,12 +966,17 @@ for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in publish
 # the papers counted: GPT-1's 117M is our 116.5M, GPT-3's 175.0B our 174.6B. The GPT-2
 # paper's table lists 117M and 1542M for its smallest and largest models, while the
 # released models have 124M and 1558M; the numbers above are counted from the
-# models themselves. Between GPT-1 and GPT-3, the same recipe grew 1,500-fold:
+# models themselves. Between GPT-1 and GPT-3, the same recipe grew 1,500-fold
+# ({numref}`fig-gpt-sizes`):
 
-# %%
-fig, ax = plt.subplots(figsize=(8, 3))
+# %% mystnb={"figure": {"caption": "Parameters of GPT-1, GPT-2 (its smallest and largest released models) and GPT-3, counted from their configurations (log scale): the same recipe, 1,500 times larger in two years.", "name": "fig-gpt-sizes"}, "image": {"alt": "Horizontal bars on a logarithmic axis from 10 to the 8 to 10 to the 12: GPT-1 116.5 million, GPT-2 small 124.4 million, GPT-2 XL 1.56 billion, GPT-3 175 billion parameters."}}
+fig, ax = plt.subplots(figsize=(7.5, 2.6))
 names = list(sizes)
-ax.barh(names, [sizes[n] for n in names], color=["tab:blue", "tab:orange", "tab:orange", "tab:red"])
+ax.barh(
+    names,
+    [sizes[n] for n in names],
+    color=["tab:blue", "tab:orange", "tab:orange", "tab:red"],
+)
 ax.set_xscale("log")
 ax.invert_yaxis()
 for i, n in enumerate(names):
@@ -893,7 +984,6 @@ for i, n in enumerate(names):
     ax.text(sizes[n] * 1.15, i, label, va="center")
 ax.set_xlim(5e7, 2e12)
 ax.set_xlabel("parameters (log scale)")
-ax.set_title("Parameters of the GPT family, counted from their configurations")
 plt.show()
 print(f"GPT-3 / GPT-1: {sizes['GPT-3'] / sizes['GPT-1']:,.0f} times the parameters")
 

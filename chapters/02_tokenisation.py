@@ -28,7 +28,7 @@ import regex
 import torch
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from gptcourse import batches, bpe, data, gpt2_tokenizer
+from gptcourse import batches, bpe, data, gpt2_tokenizer, plotting
 from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
 
@@ -118,12 +118,14 @@ c_bar = len(text) / len(gpt2_ids)
 print(f"mean token length {mean_length:.4f} = N_chars / N_tokens = {c_bar:.4f}")
 
 # %% [markdown]
-# The trade-off in one picture: each doubling of the BPE vocabulary buys fewer tokens
-# than the one before. (BPE with $V = 256$ is one token per byte, which for this ASCII
-# text is one per character.)
+# The trade-off in one picture ({numref}`fig-vocabulary-length`): each doubling of the
+# BPE vocabulary buys fewer tokens than the one before. (BPE with $V = 256$ is one token
+# per byte, which for this ASCII text is one per character.)
 
-# %%
-fig, ax = plt.subplots(figsize=(8, 4))
+# %% mystnb={"figure": {"caption": "How many tokens Tiny Shakespeare takes, against the size $V$ of the vocabulary (log scale). Each doubling of the BPE vocabulary (blue, trained on Shakespeare) shortens the corpus less than the one before. Words (red) give the fewest tokens, GPT-2's vocabulary, learnt on web pages, about as many as our BPE with 4,096 tokens.", "name": "fig-vocabulary-length"}, "image": {"alt": "A chart of tokens for the whole corpus, in thousands, against the vocabulary size on a logarithmic axis from 40 to 200,000. Characters, V = 65, and BPE with 256 tokens both give 1,115 thousand tokens. The BPE curve then falls steeply to 575 thousand at 512 and flattens: 460 at 1,024, 390 at 2,048, 345 at 4,096. GPT-2, V = 50,257, gives 338 thousand; words, V = 25,670, give 203 thousand, the fewest."}}
+plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
+
+fig, ax = plt.subplots(figsize=(7.5, 4))
 bpe_names = [name for name in n_tokens if name.startswith("BPE")]
 ax.plot(
     [vocab_size[name] for name in bpe_names],
@@ -134,7 +136,13 @@ ax.plot(
 )
 for name in n_tokens:
     if name == "words":
-        ax.scatter(vocab_size[name], n_tokens[name] / 1e3, color="tab:red", marker="s", zorder=3)
+        ax.scatter(
+            vocab_size[name],
+            n_tokens[name] / 1e3,
+            color="tab:red",
+            marker="s",
+            zorder=3,
+        )
     elif not name.startswith("BPE"):
         ax.scatter(vocab_size[name], n_tokens[name] / 1e3, color="tab:green", zorder=3)
     ax.annotate(
@@ -149,8 +157,7 @@ ax.set_xlim(40, 2e5)
 ax.set_ylim(0, 1300)
 ax.set_xlabel("vocabulary size V")
 ax.set_ylabel("tokens for the whole corpus (thousands)")
-ax.set_title("Tiny Shakespeare: vocabulary size against sequence length")
-ax.legend(loc="upper right", fontsize=9)
+ax.legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
@@ -497,10 +504,10 @@ print(
 )
 
 # %% [markdown]
-# `gptcourse.gpt2_tokenizer.load_gpt2_tokenizer` reads the two files with this mapping and
-# builds the course's `BPETokenizer` from them: merge $k$ of `vocab.bpe` creates token
-# $256 + k$, as in our own training. (GPT-2 numbers its 256 single bytes in its own
-# order, printable ones first; `byte_order` records it.) Its pattern is GPT-2's, and
+# `gptcourse.gpt2_tokenizer.load_gpt2_tokenizer` reads the two files with this mapping
+# and builds the course's `BPETokenizer` from them: merge $k$ of `vocab.bpe` creates
+# token $256 + k$, as in our own training. (GPT-2 numbers its 256 single bytes in its
+# own order, printable ones first; `byte_order` records it.) Its pattern is GPT-2's, and
 # `<|endoftext|>` is token 50256, the last one:
 
 # %%
@@ -555,19 +562,23 @@ assert (len(gpt2.encode(train_text)), len(gpt2.encode(val_text))) == (301_966, 3
 
 # %% [markdown]
 # How does GPT-2 cut a line of Shakespeare, compared with characters and our 512-token
-# BPE? Each box is one token (`␣` is a space):
+# BPE? Each box of {numref}`fig-token-boxes` is one token (`␣` is a space):
 
 
-# %%
+# %% mystnb={"figure": {"caption": "A line of Shakespeare cut into tokens three ways, one box per token (`␣` is a space). Characters take 45 tokens; our BPE with 512 tokens, 23, mostly pieces of words; GPT-2, 10: each word with the space before it is one token.", "name": "fig-token-boxes"}, "image": {"alt": "Three rows of coloured boxes spelling Before we proceed any further, hear me speak. The first row, characters: 45 tokens, one box per letter, space and punctuation mark. The second row, our BPE with 512 tokens: 23 tokens, such as B, e, f, ore, space-we, space-p, ro, ce, ed. The third row, GPT-2: 10 tokens, Before, space-we, space-proceed, space-any, space-further, comma, space-hear, space-me, space-speak, full stop."}}
 def draw_tokens(ax, pieces, y, label):
     """One row of boxes, one per token, under a label."""
     x = 0
     for j, piece in enumerate(pieces):
         shown = piece.replace(" ", "␣").replace("\n", "↵")
-        box = Rectangle((x + 0.05, y), len(shown) - 0.1, 0.8, color=f"C{j % 8}", alpha=0.3)
+        box = Rectangle(
+            (x + 0.05, y), len(shown) - 0.1, 0.8, color=f"C{j % 8}", alpha=0.3
+        )
         ax.add_patch(box)
         centre = (x + len(shown) / 2, y + 0.4)
-        ax.text(*centre, shown, ha="center", va="center", family="monospace", fontsize=12)
+        ax.text(
+            *centre, shown, ha="center", va="center", family="monospace", fontsize=12
+        )
         x += len(shown)
     ax.text(0, y + 0.95, f"{label}: {len(pieces)} tokens", va="bottom", fontsize=10)
 
@@ -578,7 +589,7 @@ rows = {
     "our BPE, 512 tokens": [tok_512.decode([i]) for i in tok_512.encode(line)],
     "GPT-2": [gpt2.decode([i]) for i in gpt2.encode(line)],
 }
-fig, ax = plt.subplots(figsize=(8, 2.8))
+fig, ax = plt.subplots(figsize=(7.5, 2.8))
 for r, (label, pieces) in enumerate(rows.items()):
     assert "".join(pieces) == line
     draw_tokens(ax, pieces, 1.6 * (len(rows) - 1 - r), label)
@@ -695,26 +706,33 @@ print("x =", x.tolist())
 print("y =", y.tolist())
 
 # %% [markdown]
-# One row of the batch, read as text: each input token, and below it, the token the
-# model must predict at that position.
+# One row of the batch, read as text ({numref}`fig-batch-window`): each input token,
+# and below it, the token the model must predict at that position.
 
-# %%
-fig, ax = plt.subplots(figsize=(9, 2.2))
+# %% mystnb={"figure": {"caption": "The first row of the batch as text: the eight input tokens $x$ (blue) and, under each, the token the model must predict there, $y$ (orange). The arrows join equal tokens: each target is the next input.", "name": "fig-batch-window"}, "image": {"alt": "Two rows of eight boxes. The top row, input x, holds the GPT-2 tokens comma, line break, Come, space-I, space-appellant, space-to, space-this, space-prince. The bottom row, target y, holds the same tokens moved one place to the left, ending with ly. Grey double arrows join each target box to the input box after the one above it, showing they hold the same token."}}
+fig, ax = plt.subplots(figsize=(7.5, 2.4))
 centred = {"ha": "center", "va": "center"}
-for name, tensor, top, color in [("x", x, 1.3, "tab:blue"), ("y", y, 0.0, "tab:orange")]:
+for name, tensor, top, color in [
+    ("x", x, 1.3, "tab:blue"),
+    ("y", y, 0.0, "tab:orange"),
+]:
     for t in range(T):
         left = 1.5 * t
         piece = gpt2.decode([tensor[0, t].item()]).replace(" ", "␣").replace("\n", "↵")
-        ax.add_patch(Rectangle((left, top), 1.3, 0.8, color=color, alpha=0.25))
-        ax.text(left + 0.65, top + 0.4, piece, size=8, family="monospace", **centred)
+        ax.add_patch(Rectangle((left, top), 1.42, 0.8, color=color, alpha=0.25))
+        ax.text(left + 0.71, top + 0.4, piece, size=9, family="monospace", **centred)
         label_y = top + 0.95 if name == "x" else top - 0.2
-        ax.text(left + 0.65, label_y, f"{name}[0, {t}]", size=8, color="gray", **centred)
+        ax.text(
+            left + 0.71, label_y, f"{name}[0, {t}]", size=9, color="gray", **centred
+        )
 for t in range(T - 1):  # y[0, t] is the next input, x[0, t + 1]
-    ends = (1.5 * t + 0.85, 0.8), (1.5 * t + 1.95, 1.3)
-    ax.add_patch(FancyArrowPatch(*ends, arrowstyle="<->", color="gray", mutation_scale=8))
+    ends = (1.5 * t + 0.91, 0.8), (1.5 * t + 2.01, 1.3)
+    ax.add_patch(
+        FancyArrowPatch(*ends, arrowstyle="<->", color="gray", mutation_scale=8)
+    )
 ax.text(-0.3, 1.7, "input x", ha="right", va="center")
 ax.text(-0.3, 0.4, "target y", ha="right", va="center")
-ax.set_xlim(-2.2, T * 1.5)
+ax.set_xlim(-1.5, T * 1.5)
 ax.set_ylim(-0.5, 2.5)
 ax.axis("off")
 plt.show()

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gptcourse import attention, data
+from gptcourse import attention, data, plotting
 from gptcourse.batches import get_batch, train_val_split
 from gptcourse.char_tokenizer import CharTokenizer
 from gptcourse.training import estimate_loss, train
@@ -39,12 +39,13 @@ torch.set_printoptions(precision=2, sci_mode=False)
 # %% [markdown]
 # ## How can a token gather information from the others?
 #
-# Take a sequence of $T$ tokens, each already turned into a vector $x_i \in \mathbb{R}^d$
-# (an embedding; here, random vectors stand in for them). The simplest way for position
-# $i$ to collect information from the sequence is a weighted average of all the vectors,
-# $z_i = \sum_j a_{ij} x_j$, where the weights are positive and sum to 1. Which weights?
-# Those of the vectors that resemble $x_i$ the most, measured by the dot product and
-# turned into positive weights that sum to 1 by a softmax:
+# Take a sequence of $T$ tokens, each already turned into a vector
+# $x_i \in \mathbb{R}^d$ (an embedding; here, random vectors stand in for them). The
+# simplest way for position $i$ to collect information from the sequence is a weighted
+# average of all the vectors, $z_i = \sum_j a_{ij} x_j$, where the weights are positive
+# and sum to 1. Which weights? Those of the vectors that resemble $x_i$ the most,
+# measured by the dot product and turned into positive weights that sum to 1 by a
+# softmax:
 #
 # $$
 # a_{ij} = \frac{\exp(x_i \cdot x_j)}{\sum_{j'=1}^{T} \exp(x_i \cdot x_{j'})},
@@ -150,10 +151,10 @@ print(Z.round(decimals=2))
 #   = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V .
 # $$
 #
-# Here is why. At initialisation, the entries of queries and keys are roughly independent
-# with mean 0 and variance 1. A dot product $q \cdot k = \sum_{m=1}^{d_k} q_m k_m$ then
-# sums $d_k$ independent terms, each of mean 0 and variance
-# $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = 1$, so
+# Here is why. At initialisation, the entries of queries and keys are roughly
+# independent with mean 0 and variance 1. A dot product
+# $q \cdot k = \sum_{m=1}^{d_k} q_m k_m$ then sums $d_k$ independent terms, each of mean
+# 0 and variance $\mathbb{E}[q_m^2]\,\mathbb{E}[k_m^2] = 1$, so
 #
 # $$
 # \operatorname{Var}(q \cdot k) = d_k, \qquad
@@ -204,13 +205,13 @@ J_autograd = jacobian(lambda s: torch.softmax(s, dim=-1), s)
 torch.testing.assert_close(softmax_jacobian(a), J_autograd)
 
 # %% [markdown]
-# Now we measure, for widths $d_k$ from 1 to 1024, how a query's 16 weights look with and
-# without the division: their entropy (at most $\log 16 \approx 2.77$ for uniform
+# Now we measure, for widths $d_k$ from 1 to 1024, how a query's 16 weights look with
+# and without the division: their entropy (at most $\log 16 \approx 2.77$ for uniform
 # weights, 0 for one-hot), the largest weight, and the size of the gradient (the
 # Frobenius norm of $J$).
 
 
-# %%
+# %% mystnb={"figure": {"caption": "The softmax of 16 random scores as the width $d_k$ of queries and keys grows, without and with the division by $\\sqrt{d_k}$ (averages over 500 queries). Unscaled, the weights become one-hot (entropy near 0, largest weight near 1) and the gradient vanishes; scaled, all three stay where they start.", "name": "fig-scaling-softmax"}, "image": {"alt": "Three line charts against the width d_k on a logarithmic axis from 1 to 1024, each with an unscaled curve (blue) and a scaled curve (orange). Entropy: the scaled curve stays flat near 2.4 nats, below the dotted uniform level of 2.77, while the unscaled one falls from 2.4 to about 0.1. Largest weight: scaled flat near 0.25, unscaled rising to 0.96. Gradient size: scaled flat near 0.3, unscaled falling below 0.06."}}
 def softmax_stats(scores: torch.Tensor) -> list[float]:
     """Entropy, largest weight, Jacobian norm of softmax(scores).
 
@@ -236,19 +237,21 @@ for width in widths:
     scaled_stats = softmax_stats(scaled_scores)
     stats["scaled by 1/sqrt(d_k)"].append(scaled_stats)
 
-fig, axes = plt.subplots(1, 3, figsize=(10, 3))
-titles = ["entropy (nats)", "largest weight", "gradient size ||J||"]
+plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
+
+fig, axes = plt.subplots(1, 3, figsize=(7.5, 3))
+titles = ["entropy (nats)", "largest weight", "gradient size $\\|J\\|$"]
 for m, (ax, title) in enumerate(zip(axes, titles, strict=True)):
     for label, rows in stats.items():
         values = [row[m] for row in rows]
-        ax.plot(widths, values, marker="o", label=label)
+        ax.plot(widths, values, marker="o", markersize=4, label=label)
     ax.set_xscale("log", base=2)
+    ax.set_xticks([1, 8, 64, 1024], ["1", "8", "64", "1024"])
     ax.set_xlabel("$d_k$")
     ax.set_title(title)
 uniform = math.log(n_keys)
 axes[0].axhline(uniform, ls=":", color="gray", label="uniform")
-axes[0].legend(fontsize=8)
-plt.tight_layout()
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
 plt.show()
 
 print("at d_k = 1024          entropy  largest weight  gradient")
@@ -264,11 +267,11 @@ assert unscaled[-1][1] > 0.9  # the largest weight
 assert unscaled[-1][2] < 0.2 * scaled[-1][2]  # the gradient
 
 # %% [markdown]
-# Without the division, the weights become nearly one-hot as the heads widen (GPT-2
-# uses $d_k = 64$) and the gradient shrinks several-fold; with it, entropy, largest
-# weight and gradient stay the same at every width. The factor does not change what
-# attention can express (the model could learn smaller $W_Q$), only where training
-# starts, and that decides whether training works.
+# Without the division ({numref}`fig-scaling-softmax`), the weights become nearly
+# one-hot as the heads widen (GPT-2 uses $d_k = 64$) and the gradient shrinks
+# several-fold; with it, entropy, largest weight and gradient stay the same at every
+# width. The factor does not change what attention can express (the model could learn
+# smaller $W_Q$), only where training starts, and that decides whether training works.
 #
 # Here is the chapter's attention function, with the scaling, and optionally a mask (the
 # next section explains it). It returns the weights too, so that we can look at them.
@@ -299,7 +302,8 @@ def attend(q, k, v, mask=None):
 # learns from every position of a training window at once: position $t$'s target is the
 # input at position $t+1$. If position $t$ could attend to position $t+1$, it would find
 # the answer there and copy it; it would learn nothing usable for generating text, where
-# the next token does not exist yet. So each query $i$ may only attend to keys $j \le i$.
+# the next token does not exist yet. So each query $i$ may only attend to keys
+# $j \le i$.
 #
 # The *causal mask* is the $(T, T)$ boolean matrix that is `True` where attention is
 # allowed: on and below the diagonal. The scores of forbidden pairs are set to
@@ -320,9 +324,9 @@ torch.testing.assert_close(weights.sum(dim=-1), torch.ones(T))
 
 # %% [markdown]
 # The first word can only attend to itself (weight 1); every later word shares its
-# weight among itself and the words before it. Is the future really invisible? Change the last three
-# words: the outputs of the first three positions must not move, while without the mask
-# they all do.
+# weight among itself and the words before it. Is the future really invisible? Change
+# the last three words: the outputs of the first three positions must not move, while
+# without the mask they all do.
 
 # %%
 torch.manual_seed(5)
@@ -485,19 +489,21 @@ assert trained_loss < bigram_loss
 
 # %% [markdown]
 # Now the weights on a line the model never trained on (it comes from the validation
-# part of the text). Row $i$ of the picture is the query at character $i$; the columns
-# are the characters it may attend to; darker is more weight. Everything above the
-# diagonal is white: that is the causal mask at work.
+# part of the text), in {numref}`fig-trained-head`. Row $i$ of the picture is the query
+# at character $i$; the columns are the characters it may attend to; darker is more
+# weight. Everything above the diagonal is white: that is the causal mask at work.
 
 
-# %%
+# %% mystnb={"figure": {"caption": "The attention weights of the trained head on a line from the validation text: row $i$ is the query at character $i$, column $j$ the weight it gives to character $j$. Above the diagonal everything is zero, the causal mask at work; the dark band just below it is the character right before each query.", "name": "fig-trained-head"}, "image": {"alt": "A triangular heat map of 49 rows by 49 columns in shades of blue, both axes labelled with the characters of the line TRANIO:, a line break, then Pardon me, sir, the boldness is mine own, with a colour bar from 0 to 1. The upper right triangle is white. The darkest cells form a band just below the diagonal, one step to the left of it; the other cells of each row are pale."}}
 def show_attention(ax, weights, chars, title=""):
     """Draw (T, T) weights with the characters along both axes."""
-    labels = ["\\n" if c == "\n" else c for c in chars]
-    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    labels = ["↵" if c == "\n" else c for c in chars]
+    plotting.heatmap(
+        ax, weights, label="attention weight", cmap="Blues", vmin=0, vmax=1
+    )
     ticks = range(len(chars))
-    ax.set_xticks(ticks, labels, fontsize=7, family="monospace")
-    ax.set_yticks(ticks, labels, fontsize=7, family="monospace")
+    ax.set_xticks(ticks, labels, fontsize=9, family="monospace")
+    ax.set_yticks(ticks, labels, fontsize=9, family="monospace")
     ax.tick_params(length=0)
     ax.set_xlabel("key: the character attended to")
     ax.set_ylabel("query: the character attending")
@@ -511,8 +517,8 @@ with torch.no_grad():
     line_weights = model.attention_weights(torch.tensor([tokenizer.encode(line)]))
 line_weights = line_weights[0]  # (T, T)
 
-fig, ax = plt.subplots(figsize=(7, 7))
-show_attention(ax, line_weights, line, "one head, after 400 steps")
+fig, ax = plt.subplots(figsize=(7.5, 7))
+show_attention(ax, line_weights, line)
 plt.show()
 
 # %% [markdown]
@@ -564,7 +570,7 @@ print(f"GPT-2, 12 layers x 12 heads, T = 1024: {gpt2_mib:.0f} MiB")
 # The time, measured on this machine (your numbers will differ; the shape of the curve
 # will not): the fastest of five runs of one head of width 64, for each length.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output"] mystnb={"figure": {"caption": "What one head of width 64 costs as the sequence grows, on log-log axes. Left: its time on this machine (the fastest of five runs), against a line growing as $T^2$. Right: the memory of its $(T, T)$ weights, exactly $4T^2$ bytes.", "name": "fig-attention-cost"}, "image": {"alt": "Two line charts on logarithmic axes against the sequence length T from 128 to 2048. Left, the measured time in milliseconds: it rises more slowly than the dotted T-squared line for short sequences and parallel to it for long ones. Right, the memory of the weights in mebibytes: a straight line from 0.06 at T = 128 to 16 at T = 2048, four times more for each doubling."}}
 times = []
 for T_len in lengths:
     q = k = v = torch.randn(1, T_len, 64)
@@ -578,7 +584,7 @@ for T_len in lengths:
     # the fastest run is the least disturbed by other programs
     times.append(min(runs))
 
-fig, (ax_time, ax_memory) = plt.subplots(1, 2, figsize=(11, 3.5))
+fig, (ax_time, ax_memory) = plt.subplots(1, 2, figsize=(7.5, 3))
 milliseconds = [t * 1e3 for t in times]
 ax_time.loglog(lengths, milliseconds, marker="o", label="measured")
 ax_time.loglog(
@@ -597,18 +603,18 @@ ax_memory.set_xlabel("sequence length T")
 ax_memory.set_ylabel("memory of the weights (MiB)")
 for ax in (ax_time, ax_memory):
     ax.set_xticks(lengths, [str(n) for n in lengths])
-plt.tight_layout()
+    ax.minorticks_off()
 plt.show()
 ratios = [b / a for a, b in zip(times, times[1:], strict=False)]
 print("time ratio per doubling:", [round(r, 1) for r in ratios])
 
 # %% [markdown]
-# On short sequences the fixed costs dominate and the time grows more slowly; on long
-# ones each doubling costs about four times as much. This quadratic cost is why models
-# have a fixed context length (1024 tokens for GPT-2), and why so much work has gone
-# into attention that never stores the $(T, T)$ matrix (FlashAttention, which
-# PyTorch's `scaled_dot_product_attention` uses on GPUs, computes the same result in
-# blocks).
+# In {numref}`fig-attention-cost`, on short sequences the fixed costs dominate and the
+# time grows more slowly; on long ones each doubling costs about four times as much.
+# This quadratic cost is why models have a fixed context length (1024 tokens for GPT-2),
+# and why so much work has gone into attention that never stores the $(T, T)$ matrix
+# (FlashAttention, which PyTorch's `scaled_dot_product_attention` uses on GPUs, computes
+# the same result in blocks).
 #
 # ## Exercises
 #

@@ -28,7 +28,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import GPT2Config, GPT2Model
 
-from gptcourse import data, training
+from gptcourse import data, plotting, training
 from gptcourse.attention import (
     CausalSelfAttention,
     MultiHeadAttention,
@@ -49,17 +49,19 @@ from gptcourse.char_tokenizer import CharTokenizer
 # positions, it gets the *average* of their values, a blur of both, not both.
 #
 # *Multi-head attention* runs $H$ attentions in parallel. Head $h$ has its own
-# projections $W_Q^{(h)}, W_K^{(h)}, W_V^{(h)} \in \mathbb{R}^{C \times C/H}$: it works in
-# a subspace of width $D = C/H$ of the model's width $C$, and can look somewhere else
+# projections $W_Q^{(h)}, W_K^{(h)}, W_V^{(h)} \in \mathbb{R}^{C \times C/H}$: it works
+# in a subspace of width $D = C/H$ of the model's width $C$, and can look somewhere else
 # than the other heads. Their outputs are concatenated back to width $C$ and mixed by an
 # output projection $W_O \in \mathbb{R}^{C \times C}$:
 #
 # $$
-# \mathrm{head}_h = \operatorname{Attention}\!\left(X W_Q^{(h)}, X W_K^{(h)}, X W_V^{(h)}\right),
+# \mathrm{head}_h = \operatorname{Attention}\!\left(X W_Q^{(h)}, X W_K^{(h)}, X
+# W_V^{(h)}\right),
 # $$
 #
 # $$
-# \operatorname{MultiHead}(X) = \left[\mathrm{head}_1, \dots, \mathrm{head}_H\right] W_O .
+# \operatorname{MultiHead}(X) = \left[\mathrm{head}_1, \dots, \mathrm{head}_H\right] W_O
+# .
 # $$
 #
 # ## How are the heads computed, one at a time?
@@ -109,40 +111,38 @@ print(y_loop.shape)
 # heads become one more batch dimension, and do all of them in one product. The
 # channels of head $h$ are the consecutive block $hD, \dots, hD + D - 1$, so a
 # `view` of the last dimension as $(H, D)$ separates the heads, and a `transpose` moves
-# the head dimension before the time dimension:
+# the head dimension before the time dimension ({numref}`fig-head-split`):
 
-# %% tags=["hide-input"]
-ListedColormap = plt.matplotlib.colors.ListedColormap
-colours = ListedColormap(plt.cm.tab10.colors[:H])
-cells = {
-    "cmap": colours,
-    "vmin": 0,
-    "vmax": H - 1,
-    "edgecolors": "white",
-    "linewidth": 2,
-}
-sizes = {"figsize": (10, 2.6), "width_ratios": [C] + [D] * H}
-fig, axes = plt.subplots(1, 1 + H, **sizes)
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "How the heads share the channels, for one sequence of $T = 5$ positions with $C = 12$ channels and $H = 3$ heads of width $D = 4$: the colour of a cell is the head its channel goes to. Viewing the last dimension as $(H, D)$ and moving the heads before the positions gives each head its own $(T, D)$ block of consecutive channels.", "name": "fig-head-split"}, "image": {"alt": "Four grids of coloured cells. The first, 5 rows (positions 0 to 4) by 12 columns (channels 0 to 11), has channels 0 to 3 in blue, 4 to 7 in orange and 8 to 11 in green. Next to it, three 5 by 4 grids, one per head: head 0 all blue with channels 0 to 3, head 1 all orange with channels 4 to 7, head 2 all green with channels 8 to 11. A colour bar names the three colours head 0, 1 and 2."}}
+plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
+
+colours = plt.matplotlib.colors.ListedColormap(plt.cm.tab10.colors[:H])
+# one colour per head: head h is the interval (h - 0.5, h + 0.5)
+cells = {"cmap": colours, "vmin": -0.5, "vmax": H - 0.5}
+cells |= {"edgecolors": "white", "linewidth": 2}
+sizes = {"figsize": (7.5, 2.4), "width_ratios": [C] + [D] * H}
+fig, axes = plt.subplots(1, 1 + H, sharey=True, **sizes)
 # (T, C): the head that each channel goes to
 channel_head = torch.arange(C).repeat(T, 1) // D
-axes[0].pcolormesh(channel_head, **cells)
-axes[0].set_title("q of one sequence: (T, C)")
+mesh = axes[0].pcolormesh(channel_head, **cells)
+axes[0].set_title("q: (T, C)")
 centres = [c + 0.5 for c in range(C)]
-axes[0].set_xticks(centres, range(C), fontsize=8)
+axes[0].set_xticks(centres, range(C))
 axes[0].set_xlabel("channel")
+axes[0].set_yticks([t + 0.5 for t in range(T)], range(T))
+axes[0].set_ylabel("position t")
+axes[0].invert_yaxis()
 for h in range(H):
     ax = axes[1 + h]
     ax.pcolormesh(torch.full((T, D), h), **cells)
     ax.set_title(f"head {h}: (T, D)")
     channels = range(h * D, (h + 1) * D)
-    ax.set_xticks(centres[:D], channels, fontsize=8)
+    ax.set_xticks(centres[:D], channels)
 for ax in axes:
-    ax.set_yticks([t + 0.5 for t in range(T)], range(T), fontsize=8)
-    ax.set_ylabel("position t")
-    ax.invert_yaxis()
     ax.set_aspect("equal")
+    ax.tick_params(length=0)
+fig.colorbar(mesh, ax=axes, ticks=range(H), label="head", fraction=0.03)
 fig.suptitle("view (B, T, H, D), then transpose to (B, H, T, D)")
-plt.tight_layout()
 plt.show()
 
 # %% [markdown]
@@ -347,19 +347,20 @@ assert losses[4] < losses[1]
 
 # %% [markdown]
 # Now the four heads' weights on the line of the previous chapter, which comes from
-# the validation text:
+# the validation text ({numref}`fig-four-heads`):
 
 
-# %%
+# %% mystnb={"figure": {"caption": "The weights of the four heads of the trained model on the line from the validation text: in each panel, row $i$ is the query at position $i$ of the line and column $j$ the character it attends to. Heads 1 and 2 keep to the character right before each query; head 3 keeps coming back to the colon of `TRANIO:`; head 0 spreads its weight over the last few characters.", "name": "fig-four-heads"}, "image": {"alt": "Four triangular heat maps in a two by two grid, heads 0 to 3, in shades of blue with a shared colour bar from 0 to 1. The bottom axes are labelled with the characters of the line TRANIO:, a line break, Pardon me, sir, the boldness is mine own; the left axes with positions 0 to 40. Heads 1 and 2 show a dark band just below the diagonal. Head 3 shows a dark vertical stripe under the colon, the seventh character. Head 0 shows a broader, paler band along the diagonal."}}
 def show_attention(ax, weights, chars, title=""):
-    """Draw (T, T) weights with the characters along both axes."""
-    labels = ["\\n" if c == "\n" else c for c in chars]
-    ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
-    ticks = range(len(chars))
-    ax.set_xticks(ticks, labels, fontsize=5, family="monospace")
-    ax.set_yticks(ticks, labels, fontsize=5, family="monospace")
-    ax.tick_params(length=0)
+    """Draw (T, T) weights, the characters along the bottom, positions at the side."""
+    labels = ["↵" if c == "\n" else c for c in chars]
+    image = ax.imshow(weights, cmap="Blues", vmin=0, vmax=1)
+    # the characters read as the line itself: monospaced, at the smallest size, 9 points
+    ax.set_xticks(range(len(chars)), labels, fontsize=9, family="monospace")
+    ax.set_yticks(range(0, len(chars), 10))
+    ax.tick_params(axis="x", length=0, pad=2)
     ax.set_title(title)
+    return image
 
 
 line = "TRANIO:\nPardon me, sir, the boldness is mine own,"
@@ -370,12 +371,12 @@ with torch.no_grad():
     line_weights = models[4].attention_weights(line_ids)
 line_weights = line_weights[0]  # (H, T, T)
 
-fig, axes = plt.subplots(2, 2, figsize=(10, 10))
+fig, axes = plt.subplots(2, 2, figsize=(7.5, 8), sharex=True, sharey=True)
 for h, ax in enumerate(axes.flat):
-    show_attention(ax, line_weights[h], line, f"head {h}")
+    image = show_attention(ax, line_weights[h], line, f"head {h}")
+fig.colorbar(image, ax=axes, location="top", shrink=0.5, label="attention weight")
 fig.supxlabel("key: the character attended to")
-fig.supylabel("query: the character attending")
-plt.tight_layout()
+fig.supylabel("query: its position in the line")
 plt.show()
 
 # %% [markdown]

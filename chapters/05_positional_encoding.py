@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
-from gptcourse import training
+from gptcourse import plotting, training
 from gptcourse.attention import (
     CausalSelfAttention,
     MultiHeadAttention,
@@ -47,7 +47,8 @@ from gptcourse.positions import (
 # rows are token vectors, and
 #
 # $$
-# \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right) XW_V .
+# \mathrm{Attn}(X) = \mathrm{softmax}\!\left(\frac{(XW_Q)(XW_K)^\top}{\sqrt{d_k}}\right)
+# XW_V .
 # $$
 #
 # Reorder the tokens with a permutation matrix $P$ (each row and column holds one 1).
@@ -148,8 +149,8 @@ assert not equivariant
 # \mathrm{PE}(p, 2i+1) = \cos\!\left(\frac{p}{10000^{2i/d}}\right),
 # $$
 #
-# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be even).
-# Straight from the formula, one number at a time:
+# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be
+# even). Straight from the formula, one number at a time:
 
 
 # %%
@@ -190,36 +191,37 @@ torch.testing.assert_close(pe[0], torch.tensor([0, 1] * 8, dtype=torch.float64))
 print("loops, vectorised and gptcourse.positions.sinusoidal_encoding agree")
 
 # %% [markdown]
-# Drawn for 128 positions of a 64-dimensional model, each row of the picture is one
-# position's vector. The first pairs oscillate quickly, the last ones barely move: like
-# the hands of a clock, the fast ones tell nearby positions apart and the slow ones
-# tell far apart ones.
+# Drawn for 128 positions of a 64-dimensional model ({numref}`fig-sinusoidal`), each row
+# of the picture is one position's vector. The first pairs oscillate quickly, the last
+# ones barely move: like the hands of a clock, the fast ones tell nearby positions apart
+# and the slow ones tell far apart ones.
 
-# %%
+# %% mystnb={"figure": {"caption": "The sinusoidal encoding of 128 positions with $d = 64$. Top: each row is one position's vector, each column one dimension; the first columns alternate quickly between $+1$ (red) and $-1$ (blue), the last ones barely change. Bottom: four even columns, sines whose wavelength grows with the dimension.", "name": "fig-sinusoidal"}, "image": {"alt": "Top, a heat map 128 positions tall and 64 dimensions wide in red and blue, with a colour bar from minus 1 to 1: the left columns are fine stripes that alternate quickly down the positions, the stripes widen to the right, and from about dimension 30 on the columns barely change, white (sines near 0) alternating with dark red (cosines near 1). Bottom, four curves against the position from 0 to 127: dimension 8 is a sine with a wavelength of 20 positions, six cycles; dimension 16 of 63, two cycles; dimension 24 of 199, rising to 1 and falling to minus 0.8; dimension 32 of 628, a slow rise from 0 to 0.95."}}
+plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
+
 pe = sinusoidal_encoding(128, 64)
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), width_ratios=[1.2, 1])
-im = left.imshow(pe.numpy(), aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
-left.set_xlabel("dimension")
-left.set_ylabel("position $p$")
-left.set_title("Sinusoidal encoding, 128 positions, d = 64")
-fig.colorbar(im, ax=left)
+fig, (top, bottom) = plt.subplots(2, 1, figsize=(7.5, 6), height_ratios=[1.3, 1])
+plotting.heatmap(top, pe, label="value", aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
+top.set_xlabel("dimension")
+top.set_ylabel("position $p$")
 for dim in (8, 16, 24, 32):
     wavelength = 2 * math.pi * 10000 ** (dim / 64)  # dim = 2i: 2 pi 10000^(2i/d)
-    right.plot(pe[:, dim].numpy(), label=f"dim {dim}, wavelength {wavelength:.0f}")
-right.set_xlabel("position $p$")
-right.set_title("Some even columns: sines of growing wavelength")
-right.legend(loc="lower left", fontsize=8)
+    bottom.plot(pe[:, dim].numpy(), label=f"dim {dim}, wavelength {wavelength:.0f}")
+bottom.set_xlabel("position $p$")
+bottom.set_ylabel("value")
+bottom.legend(loc="lower left", ncols=2)
 plt.show()
 
 # %% [markdown]
 # ### Which wavelengths?
 #
-# Pair $i$ completes a cycle every $\lambda_i = 2\pi / \omega_i = 2\pi \cdot 10000^{2i/d}$
-# positions. Each wavelength is the previous one times the same factor $10000^{2/d}$: a
-# geometric progression from $2\pi$ (for $i = 0$) up towards $10000 \cdot 2\pi$, which
-# the last pair, $i = d/2 - 1$, approaches but does not reach.
+# Pair $i$ completes a cycle every
+# $\lambda_i = 2\pi / \omega_i = 2\pi \cdot 10000^{2i/d}$ positions. Each wavelength is
+# the previous one times the same factor $10000^{2/d}$: a geometric progression from
+# $2\pi$ (for $i = 0$) up towards $10000 \cdot 2\pi$, which the last pair,
+# $i = d/2 - 1$, approaches but does not reach ({numref}`fig-wavelengths`).
 
-# %%
+# %% mystnb={"figure": {"caption": "The wavelengths $\\lambda_i = 2\\pi \\cdot 10000^{2i/d}$ of the 32 pairs for $d = 64$, on a log scale: a straight line, since each is the previous one times $10000^{2/64}$, from $2\\pi$ (dotted) up towards, but never reaching, $10000 \\cdot 2\\pi$ (dashed).", "name": "fig-wavelengths"}, "image": {"alt": "Dots for the pairs 0 to 31 on a logarithmic vertical axis of wavelength in positions. They lie on a straight rising line from 6.28 at pair 0, on a dotted line marked 2 pi, to about 47,000 at pair 31, just below a dashed line at 10000 times 2 pi."}}
 d = 64
 i = torch.arange(d // 2, dtype=torch.float64)
 wavelengths = 2 * math.pi * 10000 ** (2 * i / d)
@@ -243,7 +245,6 @@ ax.axhline(2 * math.pi, color="gray", linestyle=":", label=r"$2\pi$")
 ax.axhline(2e4 * math.pi, color="gray", linestyle="--", label=r"$10000 \cdot 2\pi$")
 ax.set_xlabel("pair $i$")
 ax.set_ylabel(r"wavelength $\lambda_i$ (positions)")
-ax.set_title("A straight line on a log scale: a geometric progression")
 ax.legend()
 plt.show()
 
@@ -261,9 +262,9 @@ plt.show()
 # $$
 #
 # so $\mathrm{PE}(p + k) = M_k\,\mathrm{PE}(p)$ with $M_k$ block-diagonal, made of these
-# $2 \times 2$ rotations, and depending on $k$ only, never on $p$. A layer that multiplies
-# by a matrix can thus learn to "look $k$ tokens back" from any position. We build $M_k$
-# from its blocks and check it for every position of a 1000-position table:
+# $2 \times 2$ rotations, and depending on $k$ only, never on $p$. A layer that
+# multiplies by a matrix can thus learn to "look $k$ tokens back" from any position. We
+# build $M_k$ from its blocks and check it for every position of a 1000-position table:
 
 
 # %%
@@ -298,10 +299,11 @@ print("PE(p + k) = M_k PE(p) for k in (1, 5, 37, 500) and every p < 500")
 # \cos((p - q)\omega_i)$, so
 #
 # $$
-# \mathrm{PE}(p) \cdot \mathrm{PE}(q) = \sum_{i=0}^{d/2-1} \cos\big((p - q)\,\omega_i\big).
+# \mathrm{PE}(p) \cdot \mathrm{PE}(q) = \sum_{i=0}^{d/2-1} \cos\big((p -
+# q)\,\omega_i\big).
 # $$
 
-# %%
+# %% mystnb={"figure": {"caption": "The dot products of the sinusoidal encodings of 256 positions ($d = 64$). Left: $\\mathrm{PE}(p) \\cdot \\mathrm{PE}(q)$ for every pair is constant along each diagonal, a function of $q - p$ alone. Right: that function, read along row $p = 127$; it peaks at offset 0 and is symmetric.", "name": "fig-pe-similarity"}, "image": {"alt": "Left, a square heat map of 256 by 256 positions with a colour bar from about 6 to 32: a bright yellow line along the main diagonal and darker and lighter stripes parallel to it, each diagonal one colour. Right, a line chart against the offset from minus 127 to 128: a sharp peak of 32 at offset 0, falling to about 24 within a few positions and then, with ripples, to between 9 and 19 at the ends, the same on both sides."}}
 pe = sinusoidal_encoding(256, 64, dtype=torch.float64)
 gram = pe @ pe.T  # (256, 256): every PE(p) . PE(q)
 omega = 10000 ** (-torch.arange(0, 64, 2, dtype=torch.float64) / 64)
@@ -310,22 +312,24 @@ torch.testing.assert_close(gram, torch.cos(offset[..., None] * omega).sum(-1))
 print(f"PE(p) . PE(p) = {gram[0, 0]:.1f} = d/2 at every p")
 print("PE(p) . PE(q) is a function of p - q")
 
-fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-im = left.imshow(gram.numpy(), cmap="viridis")
+fig, (left, right) = plt.subplots(1, 2, figsize=(7.5, 3.2))
+similarity = r"$\mathrm{PE}(p) \cdot \mathrm{PE}(q)$"
+plotting.heatmap(left, gram, label=similarity)
 left.set_xlabel("position $q$")
 left.set_ylabel("position $p$")
-left.set_title(r"$\mathrm{PE}(p) \cdot \mathrm{PE}(q)$: constant along diagonals")
-fig.colorbar(im, ax=left)
 right.plot((torch.arange(256) - 127).numpy(), gram[127].numpy())
 right.set_xlabel("offset $q - p$")
-right.set_title("The same as a function of the offset (p = 127)")
+right.set_ylabel(similarity)
+right.set_title("$p = 127$")
 plt.show()
 
 # %% [markdown]
-# The similarity peaks at offset 0 and falls off with distance: nearby positions have
-# similar encodings. It is symmetric, though: $\mathrm{PE}(p)\cdot\mathrm{PE}(p+k) =
-# \mathrm{PE}(p)\cdot\mathrm{PE}(p-k)$, so the dot product alone cannot tell before from
-# after; the model has to use the linear maps $M_k$ for that.
+# The similarity peaks at offset 0 and falls off with distance
+# ({numref}`fig-pe-similarity`): nearby positions have similar encodings. It is
+# symmetric, though:
+# $\mathrm{PE}(p)\cdot\mathrm{PE}(p+k) = \mathrm{PE}(p)\cdot\mathrm{PE}(p-k)$, so the
+# dot product alone cannot tell before from after; the model has to use the linear maps
+# $M_k$ for that.
 #
 # The package's `SinusoidalPositionalEncoding` adds the
 # table to its input: for an input of shape `(B, T, d_model)`, it returns `x + PE[:T]`.
@@ -344,7 +348,8 @@ print(add_positions, "->", tuple(add_positions(x).shape))
 # embedding of the token at position $p$:
 #
 # $$
-# h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times d},
+# h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times
+# d},
 # $$
 #
 # where $E$ is the token embedding table and $L$ is `block_size`.
@@ -393,14 +398,15 @@ except ValueError as error:
 # 2021), used by Llama, Mistral, Qwen and most recent models, instead puts positions
 # where attention compares them. In every layer, after the query and key projections, it
 # rotates each pair of dimensions $(2i, 2i+1)$ of the query at position $m$ by the angle
-# $m\theta_i$, and the key at position $n$ by $n\theta_i$, with the sinusoidal frequencies
-# $\theta_i = 10000^{-2i/d}$ ($d$ is now the head's width). The values are left alone.
+# $m\theta_i$, and the key at position $n$ by $n\theta_i$, with the sinusoidal
+# frequencies $\theta_i = 10000^{-2i/d}$ ($d$ is now the head's width). The values are
+# left alone.
 #
 # For one pair, with $R(\alpha)$ the rotation by $\alpha$, the score is
 #
 # $$
-# \big(R(m\theta) q\big)^\top \big(R(n\theta) k\big) = q^\top R(m\theta)^\top R(n\theta)\, k
-# = q^\top R\big((n - m)\theta\big)\, k ,
+# \big(R(m\theta) q\big)^\top \big(R(n\theta) k\big) = q^\top R(m\theta)^\top
+# R(n\theta)\, k = q^\top R\big((n - m)\theta\big)\, k ,
 # $$
 #
 # because $R(\alpha)^\top = R(-\alpha)$ and rotations add up. The score depends on the
@@ -427,7 +433,8 @@ print("score of (m, m + 4) for m = 0..5:", [f"{s:.4f}" for s in scores])
 
 # %% [markdown]
 # For a whole head, pair $i$ of the vector at position $t$ turns by $t\,\theta_i$:
-# $(a, b) \mapsto (a\cos t\theta_i - b \sin t\theta_i,\; a \sin t\theta_i + b\cos t\theta_i)$.
+# $(a, b) \mapsto
+# (a\cos t\theta_i - b \sin t\theta_i,\; a \sin t\theta_i + b\cos t\theta_i)$.
 
 
 # %%
@@ -455,9 +462,9 @@ print("rope(x) equals gptcourse.positions.RotaryEmbedding, and keeps every norm"
 # Now the property that matters, for a whole head: put the same query vector $q$ at
 # every position and the same key vector $k$ at every position. With RoPE, the score
 # matrix $S_{mn}$ is constant along each diagonal $n - m = \text{const}$; with the
-# position vectors added instead, it is not.
+# position vectors added instead, it is not ({numref}`fig-rope-scores`).
 
-# %%
+# %% mystnb={"figure": {"caption": "Attention scores $S_{mn}$ of the same query vector at every position $m$ against the same key vector at every position $n$. With RoPE (left) each diagonal, a fixed offset $n - m$, has a single value: the score depends only on the offset. With the sinusoidal vectors added to query and key (right) it does not.", "name": "fig-rope-scores"}, "image": {"alt": "Two square heat maps, 64 by 64, in red and blue with a shared colour bar from minus 23 to 23, query position down the side and key position along the bottom. Left, RoPE: pale blue, with stripes that run exactly parallel to the main diagonal, each diagonal one colour. Right, added sinusoidal: mostly red, with blocks and blotches that change along every diagonal."}}
 T, d = 64, 32
 torch.manual_seed(1)
 q, k = torch.randn(d, dtype=torch.float64), torch.randn(d, dtype=torch.float64)
@@ -474,13 +481,15 @@ print("RoPE: every diagonal is constant")
 print(f"added positions: the scores on diagonal n - m = 3 vary by {spread:.2f}")
 assert spread > 0.1
 
-fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+fig, axes = plt.subplots(1, 2, figsize=(7.5, 3.4), sharey=True)
 panels = {"RoPE": S_rope, "added sinusoidal": S_added}
+largest = max(S.abs().max().item() for S in panels.values())  # one colour scale
 for ax, (title, S) in zip(axes, panels.items(), strict=True):
-    ax.imshow(S.numpy(), cmap="RdBu_r")
-    ax.set_title(f"{title}: score of query at $m$, key at $n$")
+    image = ax.imshow(S.numpy(), cmap="RdBu_r", vmin=-largest, vmax=largest)
+    ax.set_title(title)
     ax.set_xlabel("key position $n$")
-    ax.set_ylabel("query position $m$")
+axes[0].set_ylabel("query position $m$")
+fig.colorbar(image, ax=axes, label="score $S_{mn}$", fraction=0.05)
 plt.show()
 
 # %% [markdown]
@@ -565,8 +574,9 @@ BLOCK_SIZE = 2 * TEST_N  # a copy of n symbols is an input of 2n tokens
 def copy_batch(n: int, batch_size: int, generator: torch.Generator):
     """Inputs [a_1..a_n, SEP, a_1..a_{n-1}] (B, 2n) and targets (B, 2n).
 
-    The copy a_1..a_n is predicted at positions n .. 2n - 1 (the separator predicts a_1);
-    the targets of positions 0 .. n - 1 are -100, which the loss skips.
+    The copy a_1..a_n is predicted at positions n .. 2n - 1 (the separator
+    predicts a_1); the targets of positions 0 .. n - 1 are -100, which the loss
+    skips.
     """
     a = torch.randint(0, SYMBOLS, (batch_size, n), generator=generator)
     x = torch.cat([a, torch.full((batch_size, 1), SEP), a[:, :-1]], dim=1)
@@ -666,13 +676,14 @@ for kind in kinds:
     accuracy[kind] = [copy_accuracy(models[kind], n) for n in lengths]
 
 # %% [markdown]
-# Within the lengths it was trained on, each model copies almost perfectly. Beyond them,
-# all three break down: the sinusoidal and learned ones as soon as the sequences get
-# longer, the rotary one more gradually. At twice the trained length none of them is
-# far above guessing (one chance in 8):
+# Within the lengths it was trained on, each model copies almost perfectly
+# ({numref}`fig-length-generalisation`). Beyond them, all three break down: the
+# sinusoidal and learned ones as soon as the sequences get longer, the rotary one more
+# gradually. At twice the trained length none of them is far above guessing (one chance
+# in 8):
 
-# %%
-fig, ax = plt.subplots(figsize=(8, 4))
+# %% mystnb={"figure": {"caption": "How many symbols each model copies right, by the length $n$ of the sequence: trained on $n \\le 12$ (shaded), tested up to $n = 24$. Every model is near perfect inside the trained lengths and breaks down beyond them; none is far above guessing (dotted) at twice the trained length.", "name": "fig-length-generalisation"}, "image": {"alt": "A line chart of the share of symbols copied right, from 0 to 1, against the sequence length from 1 to 24, with the lengths 1 to 12 shaded and a dotted line at 1/8 for guessing. The sinusoidal, learned and rotary curves stay near 1 up to 12; past it, the sinusoidal and learned curves drop at once and the rotary curve falls more gradually, all three ending well below 0.6 at lengths 21 to 24."}}
+fig, ax = plt.subplots(figsize=(7.5, 3.6))
 ax.axvspan(0.5, TRAIN_N + 0.5, color="gray", alpha=0.15, label="trained lengths")
 for kind in kinds:
     ax.plot(lengths, accuracy[kind], "o-", markersize=3, label=kind)
@@ -680,8 +691,7 @@ ax.axhline(1 / SYMBOLS, color="black", linestyle=":", label="guessing")
 ax.set_xlabel("length $n$ of the sequence to copy")
 ax.set_ylabel("symbols copied right")
 ax.set_ylim(0, 1.02)
-ax.set_title("Trained on n ≤ 12, tested up to n = 24")
-ax.legend(loc="lower left")
+ax.legend(loc="upper right")
 plt.show()
 
 # %% [markdown]
@@ -705,13 +715,14 @@ for kind in kinds:
 # %% [markdown]
 # ### What did the learned table learn?
 #
-# The rows of the learned model's position table, compared by cosine similarity: the 24
-# rows used in training (positions 0 to 23) have organised themselves, with neighbouring
-# positions similar and the similarity fading with distance, as for the sinusoids. Rows
-# 24 to 47 never received a gradient: they are still exactly the random vectors they
-# started as, which is why the learned model fails beyond length 12.
+# The rows of the learned model's position table, compared by cosine similarity
+# ({numref}`fig-learned-similarity`): the 24 rows used in training (positions 0 to 23)
+# have organised themselves, with neighbouring positions similar and the similarity
+# fading with distance, as for the sinusoids. Rows 24 to 47 never received a gradient:
+# they are still exactly the random vectors they started as, which is why the learned
+# model fails beyond length 12.
 
-# %%
+# %% mystnb={"figure": {"caption": "Cosine similarity between the rows of the learned position table after training. The 24 rows used in training (positions 0 to 23, top left of the lines) have organised themselves: neighbouring positions are similar, distant ones are not. Rows 24 to 47 never received a gradient and are still random.", "name": "fig-learned-similarity"}, "image": {"alt": "A square heat map of 48 by 48 positions in red and blue with a colour bar from minus 1 to 1, divided by black lines after position 23. In the top left block, red squares along the diagonal, where neighbouring positions are similar, and blue areas away from it, where distant positions point in opposite directions. Everywhere else, apart from the red diagonal of each row with itself, a speckle of pale red and blue with no structure."}}
 table = models["learned"].add_positions.table.weight.detach()  # (48, 32)
 torch.manual_seed(0)  # as in train(): the same initial weights
 initial = TinyTransformer("learned").add_positions.table.weight.detach()
@@ -720,13 +731,13 @@ assert not torch.equal(table[:24], initial[:24])
 
 unit = table / table.norm(dim=1, keepdim=True)
 fig, ax = plt.subplots(figsize=(5, 4))
-im = ax.imshow((unit @ unit.T).numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+plotting.heatmap(
+    ax, unit @ unit.T, label="cosine similarity", cmap="RdBu_r", vmin=-1, vmax=1
+)
 ax.axhline(23.5, color="black", linewidth=0.8)
 ax.axvline(23.5, color="black", linewidth=0.8)
 ax.set_xlabel("position")
 ax.set_ylabel("position")
-ax.set_title("Cosine similarity of learned position vectors")
-fig.colorbar(im, ax=ax)
 plt.show()
 
 # %% [markdown]

@@ -19,6 +19,7 @@ Each module holds the finished version of one part that a chapter builds:
 - :mod:`gptcourse.generation` -- sampling (greedy, temperature, top-k, top-p) and generation.
 - :mod:`gptcourse.bench` -- benchmarks: ``python -m gptcourse.bench generate``.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
+- :mod:`gptcourse.plotting` -- the course's figure style: sizes, fonts, colour bars.
 
 Every language model of the course is called the same way, ``logits, loss =
 model(idx, targets)``, with -100 in ``targets`` at positions that do not count.

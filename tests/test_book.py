@@ -37,7 +37,6 @@ BROWSER_REQUIRED = (
     os.environ.get("CI", "").lower() == "true" or os.environ.get("GPTCOURSE_REQUIRE_BROWSER") == "1"
 )
 SCREENSHOT = ROOT / "_build" / "screenshots" / "chapter.png"
-UNTIL_READERS = pytest.mark.xfail(strict=False, reason="until the readers branch is merged")
 
 sys.path.insert(0, str(ROOT / "book" / "_ext"))
 import gptcourse_book  # noqa: E402  (the book's Sphinx extension)
@@ -157,7 +156,6 @@ def test_outputs_fit_their_boxes(book, page, width):
     assert not wide, "\n".join(f"{p['excess']} px too wide: {p['text']}" for p in wide)
 
 
-@UNTIL_READERS  # notebook sources are reformatted to 88 characters a line there
 @pytest.mark.parametrize("page", CHAPTERS + EXERCISES)
 def test_code_cells_fit_their_boxes_at_desktop_width(book, page):
     wide = [p for p in book[page, DESKTOP].wide_pre if p["kind"] == "input"]
@@ -178,10 +176,10 @@ def test_one_search_field(book, page, width):
     assert book[page, width].content["visibleSearchFields"] == 1
 
 
-FILE_NAME = re.compile(r"(\.(png|jpe?g|svg|gif|webp)$)|(^[0-9a-f]{16,})|/", re.I)
+#: Alt text that is only a file name or a path ("fig.png", "../_images/9a50...png").
+FILE_NAME = re.compile(r"^\S+\.(png|jpe?g|svg|gif|webp)$|^[0-9a-f]{16,}", re.I)
 
 
-@UNTIL_READERS  # figures get alt text and captions from cell metadata there
 @pytest.mark.parametrize("page", CHAPTERS + EXERCISES)
 def test_figures_have_alt_text_and_a_caption(book, page):
     if not book[page, DESKTOP].figures:
@@ -202,7 +200,6 @@ MIN_TEXT_CHUNK = "gptcourse-min-text-px"
 MIN_TEXT_CSS_PX = 12
 
 
-@UNTIL_READERS  # gptcourse/plotting.py writes the text chunk there
 @pytest.mark.parametrize("page", CHAPTERS + EXERCISES)
 def test_figure_text_is_at_least_9_points_as_displayed(book, page):
     if not book[page, DESKTOP].figures:
@@ -261,7 +258,6 @@ def test_launch_target_understands_the_buttons():
     )
 
 
-@UNTIL_READERS  # the buttons open generated copies with a set-up cell there
 @pytest.mark.parametrize("page", CHAPTERS + EXERCISES)
 def test_launch_buttons_open_a_generated_notebook(book, page):
     stem = Path(page).name

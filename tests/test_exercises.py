@@ -94,8 +94,8 @@ def test_generator_turns_solutions_into_stubs(tmp_path):
     assert exercises.ANSWER_PLACEHOLDER in text
     code = next(c for c in nb.cells if "def double" in c.source)
     assert code.source.splitlines()[2:4] == [
-        '        raise NotImplementedError("Exercise 7.1: replace this line with your code.")',
-        '    raise NotImplementedError("Exercise 7.1: replace this line with your code.")',
+        '        raise NotImplementedError("Exercise 7-1: replace this line with your code.")',
+        '    raise NotImplementedError("Exercise 7-1: replace this line with your code.")',
     ]
     assert code.metadata["tags"] == ["exercise"]
     assert "check.uniform_perplexity(double)" in code.source

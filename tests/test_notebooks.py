@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 
@@ -107,3 +108,109 @@ def test_nbval_validates_on_another_numeric_path_than_recording(tmp_path):
     notebooks.record(src, timeout=120)
     stored = nbformat.read(src.with_suffix(".ipynb"), as_version=4)
     assert stored.cells[0].outputs[0]["text"] == f"{[None] * len(names)}\n"
+
+
+def _figure_notebook(source: str, png: bytes, meta: dict | None, text: str = ""):
+    """A recorded notebook of one figure cell, as tools/notebooks.py reads it."""
+    import base64
+
+    cell = nbformat.v4.new_code_cell(source)
+    if meta is not None:
+        cell.metadata["mystnb"] = meta
+    width, height = (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "display_data",
+            data={"image/png": base64.b64encode(png).decode(), "text/plain": "<Figure>"},
+            metadata={"image/png": {"width": width // 2, "height": height // 2}},
+        )
+    ]
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text), cell])
+
+
+GOOD_META = {
+    "figure": {"caption": "What it shows.", "name": "fig-demo"},
+    "image": {"alt": "A line rising."},
+}
+
+
+@pytest.fixture(scope="module")
+def pngs():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from gptcourse import plotting
+
+    with matplotlib.rc_context():
+        plotting.use_style()
+        fig, ax = plt.subplots(figsize=(5, 2))
+        ax.plot([0, 1])
+        good, _ = plotting.figure_png(fig)
+        ax.set_xticks([0, 1], ["a", "b"], fontsize=5)
+        tiny, _ = plotting.figure_png(fig)
+        wide, _ = plotting.figure_png(plt.subplots(figsize=(10, 2))[0])
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=200)  # matplotlib's own: no text chunk
+        unmarked = buffer.getvalue()
+        plt.close("all")
+    return {"good": good, "tiny": tiny, "wide": wide, "unmarked": unmarked}
+
+
+def test_a_figure_in_the_course_style_passes(pngs):
+    nb = _figure_notebook(
+        "plt.plot(x)\nplt.show()", pngs["good"], GOOD_META, "See {numref}`fig-demo`."
+    )
+    assert notebooks.figure_problems(nb) == []
+
+
+@pytest.mark.parametrize(
+    ("source", "png", "meta", "text", "expected"),
+    [
+        ("plt.show()", "good", None, "", "without figure.name, figure.caption, image.alt"),
+        ("plt.show()", "good", {"figure": GOOD_META["figure"]}, "{numref}`fig-demo`", "image.alt"),
+        ("plt.show()", "good", GOOD_META, "no reference", "never refers to its figure"),
+        ("ax.set_xticks(t, fontsize=7)", "good", GOOD_META, "{numref}`fig-demo`", "7-point font"),
+        ('ax.text(0, 0, "x", size="small")', "good", GOOD_META, "{numref}`fig-demo`", "too small"),
+        (
+            "fig, ax = plt.subplots(figsize=(10, 3))",
+            "good",
+            GOOD_META,
+            "{numref}`fig-demo`",
+            "10 inches wide",
+        ),
+        ("ax.imshow(w)", "good", GOOD_META, "{numref}`fig-demo`", "without a colour bar"),
+        ("plt.show()", "wide", GOOD_META, "{numref}`fig-demo`", "the book's column is 790"),
+        (
+            "plt.show()",
+            "tiny",
+            GOOD_META,
+            "{numref}`fig-demo`",
+            "smallest text of its figure shows",
+        ),
+        (
+            "plt.show()",
+            "unmarked",
+            GOOD_META,
+            "{numref}`fig-demo`",
+            "not drawn in the course's style",
+        ),
+    ],
+)
+def test_figures_that_break_the_style_are_reported(pngs, source, png, meta, text, expected):
+    problems = notebooks.figure_problems(_figure_notebook(source, pngs[png], meta, text))
+    assert any(expected in p for p in problems), problems
+
+
+def test_colour_bars_and_heatmap_satisfy_the_heat_map_rule(pngs):
+    for source in ("ax.imshow(w)\nfig.colorbar(im)", "plotting.heatmap(ax, w, label='p')"):
+        nb = _figure_notebook(source, pngs["good"], GOOD_META, "{numref}`fig-demo`")
+        assert notebooks.figure_problems(nb) == []
+
+
+def test_a_caption_without_a_figure_is_reported():
+    cell = nbformat.v4.new_code_cell("x = 1")
+    cell.metadata["mystnb"] = GOOD_META
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    assert any("caption but shows no figure" in p for p in notebooks.figure_problems(nb))

@@ -18,15 +18,22 @@ One source per exercise notebook, ``exercises/solutions/NN_name.py`` (jupytext
   the marker's indentation instead, and the rest of the cell unchanged;
 * a markdown cell holding only a ``{solution}`` directive (a written answer)
   becomes a place for the learner's own answer.
+
+The rest of the Markdown goes through :mod:`tools.myst` (the learner's notebook runs in
+Jupyter or Colab, where MyST does not render), and the notebook starts its code with the
+set-up cell of :mod:`tools.readers`. ``make readers`` generates these notebooks together
+with the chapters' reader copies.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import sys
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `tools` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "exercises" / "solutions"
@@ -85,24 +92,25 @@ def _stub_code(source: str, where: str, exercise: str) -> tuple[str, int]:
     return "\n".join(out), regions
 
 
-def _cell_id(stem: str, index: int) -> str:
-    return hashlib.sha1(f"{stem}:{index}".encode()).hexdigest()[:12]
-
-
-def learner_notebook(src: Path):
+def learner_notebook(src: Path, book=None):
     """The learner's notebook (an ``nbformat`` node) generated from ``src``."""
     import jupytext
     import nbformat
 
+    from tools.myst import Book, Context, to_markdown
+    from tools.readers import finish, reader_tags
+
+    book = book or Book()
     nb = jupytext.read(src, fmt="py:percent")
     rel = src.relative_to(ROOT) if src.is_relative_to(ROOT) else Path(src.name)
+    context = Context(book, f"exercises/solutions/{src.stem}", "exercises")
     cells = []
     chapter = int(src.stem.split("_", 1)[0])  # "01_language_models" -> 1, as the book numbers it
     exercise = 0
     stub_cells = 0
     in_solution = False  # between {solution-start} and {solution-end}
     for index, cell in enumerate(nb.cells):
-        where = f"{rel}, cell {index}"
+        where = context.where = f"{rel}, cell {index}"
         if cell.cell_type == "markdown":
             name = _leading_directive(cell.source)
             if name == "solution-start":
@@ -124,17 +132,19 @@ def learner_notebook(src: Path):
             if name == "exercise" and directive:
                 exercise += 1
                 _, title, body = directive
+                title = to_markdown(title, context)
                 heading = f"### Exercise {chapter}-{exercise}" + (f": {title}" if title else "")
-                cells.append(nbformat.v4.new_markdown_cell(f"{heading}\n\n{body}".strip()))
+                text = f"{heading}\n\n{to_markdown(body, context)}".strip()
+                cells.append(nbformat.v4.new_markdown_cell(text))
                 continue
             if "{exercise" in cell.source or "{solution" in cell.source:
                 raise ExerciseSourceError(
                     f"{where}: an exercise or solution directive must fill its markdown cell "
                     "alone (a solution-start or solution-end directive must open its cell)"
                 )
-            cells.append(nbformat.v4.new_markdown_cell(cell.source))
+            cells.append(nbformat.v4.new_markdown_cell(to_markdown(cell.source, context)))
         elif cell.cell_type == "code":
-            code, regions = _stub_code(cell.source, where, f"{chapter}.{exercise}")
+            code, regions = _stub_code(cell.source, where, f"{chapter}-{exercise}")
             if regions:
                 stub_cells += 1
                 if "check." not in code and "checks." not in code:
@@ -143,7 +153,7 @@ def learner_notebook(src: Path):
                         "gptcourse.checks, so that the learner sees whether their code is right"
                     )
             new = nbformat.v4.new_code_cell(code)
-            tags = [t for t in cell.metadata.get("tags", []) if not t.startswith("nbval")]
+            tags = reader_tags(cell.metadata)
             if regions:
                 tags.append("exercise")
             if tags:
@@ -164,15 +174,7 @@ def learner_notebook(src: Path):
     # Keep the title first when the source starts with one.
     at = 1 if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("#") else 0
     cells.insert(at, intro)
-    for index, cell in enumerate(cells):
-        cell["id"] = _cell_id(src.stem, index)
-    learner = nbformat.v4.new_notebook(cells=cells)
-    learner.metadata = {
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"},
-        "gptcourse": {"generated_from": str(rel), "by": "make exercises"},
-    }
-    return learner
+    return finish(cells, book, context, str(rel), src.stem)
 
 
 def _serialise(nb) -> str:
@@ -201,9 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     for src in chosen:
         if not src.is_file():
             parser.error(f"no exercise source {src.relative_to(ROOT)}")
+    from tools.myst import Book
+
+    book = Book()
     stale = []
     for src in chosen:
-        text = _serialise(learner_notebook(src))
+        text = _serialise(learner_notebook(src, book))
         target = target_of(src)
         if args.command == "generate":
             if not target.is_file() or target.read_text(encoding="utf-8") != text:
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for orphan in orphans:
         print(f"{orphan.relative_to(ROOT)} has no source in exercises/solutions.")
     if stale or orphans:
-        print("Regenerate the learner's notebooks with: make exercises")
+        print("Regenerate the learner's notebooks with: make readers")
         return 1
     print(f"{len(chosen)} learner notebooks are up to date with their sources.")
     return 0

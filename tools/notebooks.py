@@ -61,6 +61,17 @@ MACHINE_PATH = re.compile(r"(?<![\w.:/-])/(?:home|root|tmp|Users|work)/[\w.-]+[\
 # A float printed at 1e-13 or below is, in this course, a difference at rounding-noise level.
 NOISE_FLOAT = re.compile(r"(?<![\w.])\d(?:\.\d+)?e-(?:1[3-9]|[2-9]\d|\d{3})\b")
 
+# What the sources of plotting cells may not ask for (gptcourse.plotting has the limits).
+PLOTTING = re.compile(r"\b(?:plt|ax|axes|fig)\b")
+FONT_SIZE = re.compile(r"\b(?:fontsize|size|labelsize)\s*[=:]\s*(\d+(?:\.\d+)?)\b")
+SMALL_FONT = re.compile(
+    r"\b(?:fontsize|size|labelsize)\s*[=:]\s*[\"'](xx-small|x-small|small|smaller)[\"']"
+)
+FIGSIZE = re.compile(r"\bfigsize[\"']?\s*[=:]\s*\(\s*(\d+(?:\.\d+)?)\s*,")
+HEAT_MAP = re.compile(r"\.(?:imshow|pcolormesh|pcolor|matshow)\(")
+COLOUR_BAR = re.compile(r"\b(?:colorbar|heatmap)\(")
+NUMREF = re.compile(r"\{(?:numref|ref)\}`(?:[^`<]*<)?(?P<label>[^`<>]+)>?`")
+
 
 def apply_kernel_env(environ: dict | None = None, validate: bool = False) -> None:
     """Set :data:`KERNEL_ENV` in ``environ`` (``os.environ`` by default).
@@ -173,8 +184,8 @@ def problems(src: Path) -> list[str]:
     expected = _read_source(src)
     stored = nbformat.read(ipynb, as_version=4)
     found = []
-    want = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in expected.cells]
-    have = [(c.cell_type, c.source, c.metadata.get("tags", [])) for c in stored.cells]
+    want = [_compared(c) for c in expected.cells]
+    have = [_compared(c) for c in stored.cells]
     if want != have:
         for i, (w, h) in enumerate(zip(want, have, strict=False)):
             if w != h:
@@ -202,6 +213,102 @@ def problems(src: Path) -> list[str]:
                 found.append(
                     f"cell {i} prints {noise.group(0)}, a figure at the level of rounding noise "
                     "that differs between machines: assert a bound and print the bound"
+                )
+    return found + figure_problems(stored)
+
+
+def _compared(cell) -> tuple:
+    """What a stored cell must share with its source: type, source, tags, figure metadata."""
+    return (cell.cell_type, cell.source, cell.metadata.get("tags", []), cell.metadata.get("mystnb"))
+
+
+def figure_problems(nb) -> list[str]:
+    """Why the figures of a recorded notebook break the course's figure style.
+
+    Every figure is numbered, captioned and described (myst-nb metadata ``mystnb`` of
+    its cell: ``figure.name``, ``figure.caption``, ``image.alt``) and referred to from the
+    text; it is at most the book's column wide; its smallest text shows at least
+    ``MIN_TEXT_PX`` CSS pixels tall (read from the PNG, see :mod:`gptcourse.plotting`);
+    heat maps have a colour bar; and no source asks for a font below ``MIN_FONT_SIZE``
+    or a figure wider than ``WIDTH``, as far as a look at the source can tell.
+    """
+    import base64
+
+    from gptcourse import plotting
+
+    found = []
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    referenced = {m["label"].strip() for m in NUMREF.finditer(markdown)}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("mystnb") or {}
+        figure, image = meta.get("figure") or {}, meta.get("image") or {}
+        pngs = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        if PLOTTING.search(cell.source):
+            for m in FONT_SIZE.finditer(cell.source):
+                if float(m.group(1)) < plotting.MIN_FONT_SIZE:
+                    found.append(
+                        f"cell {i} asks for a {m.group(1)}-point font ({m.group(0)!r}): "
+                        f"text must be {plotting.MIN_FONT_SIZE} points or larger"
+                    )
+            for m in SMALL_FONT.finditer(cell.source):
+                found.append(f"cell {i} asks for a font that is too small ({m.group(0)!r})")
+            for m in FIGSIZE.finditer(cell.source):
+                if float(m.group(1)) > plotting.WIDTH:
+                    found.append(
+                        f"cell {i} makes a figure {m.group(1)} inches wide: the book's column "
+                        f"takes {plotting.WIDTH} (plotting.WIDTH)"
+                    )
+            if HEAT_MAP.search(cell.source) and not COLOUR_BAR.search(cell.source):
+                found.append(
+                    f"cell {i} draws a heat map without a colour bar: use plotting.heatmap "
+                    "or fig.colorbar"
+                )
+        if figure and not pngs:
+            found.append(f"cell {i} has a figure caption but shows no figure")
+        if not pngs:
+            continue
+        if len(pngs) > 1:
+            found.append(f"cell {i} shows {len(pngs)} figures: one per cell, with its caption")
+        missing = [
+            name
+            for name, value in [
+                ("figure.name", figure.get("name")),
+                ("figure.caption", figure.get("caption")),
+                ("image.alt", image.get("alt")),
+            ]
+            if not str(value or "").strip()
+        ]
+        if missing:
+            found.append(
+                f"cell {i} shows a figure without {', '.join(missing)}: give its cell "
+                '`# %% mystnb={"figure": {"caption": ..., "name": "fig-..."}, '
+                '"image": {"alt": ...}}`'
+            )
+        elif figure["name"] not in referenced:
+            found.append(
+                f"cell {i}: the text never refers to its figure ({{numref}}`{figure['name']}`)"
+            )
+        for out in pngs:
+            png = base64.b64decode(out["data"]["image/png"])
+            png_width = plotting.png_size(png)[0]
+            shown = out.get("metadata", {}).get("image/png", {}).get("width", png_width)
+            if shown > plotting.COLUMN_PX:
+                found.append(
+                    f"cell {i} shows a figure {shown} pixels wide: the book's column is "
+                    f"{plotting.COLUMN_PX} (plotting.WIDTH inches at most)"
+                )
+            text_px = plotting.smallest_text_shown(png, min(shown, plotting.COLUMN_PX))
+            if text_px is None:
+                found.append(
+                    f"cell {i} shows a figure that was not drawn in the course's style: "
+                    "call plotting.use_style() in the notebook's first plotting cell"
+                )
+            elif text_px < plotting.MIN_TEXT_PX:
+                found.append(
+                    f"cell {i}: the smallest text of its figure shows {text_px:.1f} pixels "
+                    f"tall, below {plotting.MIN_TEXT_PX}: larger fonts, or a smaller figure"
                 )
     return found
 

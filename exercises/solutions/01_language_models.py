@@ -37,7 +37,8 @@ train, val = train_val_split(torch.tensor(tokenizer.encode(text)), val_fraction=
 # A model that knows nothing gives each of the $V$ tokens of its vocabulary the same
 # probability, $1/V$, at every step. Write `uniform_perplexity(vocab_size)`, which
 # returns the perplexity of such a model on any text, as a float. Then use it to say how
-# many choices a model that knows nothing faces with GPT-2's vocabulary of 50,257 tokens.
+# many choices a model that knows nothing faces with GPT-2's vocabulary of 50,257
+# tokens.
 # ```
 
 # %% [markdown]
@@ -53,7 +54,7 @@ train, val = train_val_split(torch.tensor(tokenizer.encode(text)), val_fraction=
 
 # %%
 def uniform_perplexity(vocab_size: int) -> float:
-    """Perplexity of a model that gives each of ``vocab_size`` tokens probability 1/V."""
+    """Perplexity of a model giving each of ``vocab_size`` tokens probability 1/V."""
     # BEGIN SOLUTION
     cross_entropy = -math.log(1 / vocab_size)
     return math.exp(cross_entropy)
@@ -92,7 +93,7 @@ print(f"GPT-2's vocabulary: {uniform_perplexity(50_257):,.0f} choices per token"
 
 # %%
 def perplexity(log_probs: torch.Tensor) -> float:
-    """Perplexity of a model that gave the true tokens these log-probabilities, shape (N,)."""
+    """Perplexity of a model that gave the true tokens these log-probs (N,)."""
     # BEGIN SOLUTION
     cross_entropy = -log_probs.double().mean()
     return math.exp(cross_entropy)
@@ -101,11 +102,14 @@ def perplexity(log_probs: torch.Tensor) -> float:
 
 check.perplexity(perplexity)
 
-line = "Good morrow, neighbour Baptista.\n"  # the first line spoken in the validation text
+# the first line spoken in the validation text
+line = "Good morrow, neighbour Baptista.\n"
 assert line in tokenizer.decode(val[:100])
 line_ids = torch.tensor(tokenizer.encode(line))
 bigram = CountBigramModel.from_ids(train, tokenizer.vocab_size, alpha=1.0)
-line_log_probs = bigram.log_probs()[line_ids[:-1], line_ids[1:]]  # log p(next | current)
+line_log_probs = bigram.log_probs()[
+    line_ids[:-1], line_ids[1:]
+]  # log p(next | current)
 print(f"the bigram model's perplexity on {line!r}: {perplexity(line_log_probs):.2f}")
 
 # %% [markdown]
@@ -143,7 +147,9 @@ print(f"the bigram model's perplexity on {line!r}: {perplexity(line_log_probs):.
 
 
 # %%
-def bigram_probs(ids: torch.Tensor, vocab_size: int, alpha: float = 1.0) -> torch.Tensor:
+def bigram_probs(
+    ids: torch.Tensor, vocab_size: int, alpha: float = 1.0
+) -> torch.Tensor:
     """The (V, V) table p(next = j | current = i) with add-alpha smoothing."""
     # BEGIN SOLUTION
     counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)
@@ -158,7 +164,10 @@ check.bigram_probs(bigram_probs)
 
 probs = bigram_probs(train, tokenizer.vocab_size, alpha=1.0)
 q, u = tokenizer.stoi["q"], tokenizer.stoi["u"]
-print(f"p('u' | 'q') = {probs[q, u]:.4f}; the most likely character after 'q' is ", end="")
+print(
+    f"p('u' | 'q') = {probs[q, u]:.4f}; the most likely character after 'q' is ",
+    end="",
+)
 print(repr(tokenizer.chars[int(probs[q].argmax())]))
 
 # %% [markdown]
@@ -169,8 +178,8 @@ print(repr(tokenizer.chars[int(probs[q].argmax())]))
 # ```{exercise} Sampling from a bigram table
 # :label: ex-01-sample-bigram
 #
-# Write `sample_bigram(probs, start, num_tokens, generator)`, which generates text from a
-# bigram table: starting from the token id `start`, draw the next token from the row
+# Write `sample_bigram(probs, start, num_tokens, generator)`, which generates text from
+# a bigram table: starting from the token id `start`, draw the next token from the row
 # `probs[current]`, make it the current token, and repeat. Return the `num_tokens` new
 # ids as a list of ints (without `start`). Draw each token with
 # `torch.multinomial(probs[current], 1, generator=generator)` so that the same generator
@@ -191,7 +200,7 @@ print(repr(tokenizer.chars[int(probs[q].argmax())]))
 def sample_bigram(
     probs: torch.Tensor, start: int, num_tokens: int, generator: torch.Generator
 ) -> list[int]:
-    """num_tokens ids sampled from the bigram table probs (V, V), starting after `start`."""
+    """num_tokens ids sampled from the bigram table probs (V, V), after `start`."""
     # BEGIN SOLUTION
     out, current = [], start
     for _ in range(num_tokens):
@@ -203,7 +212,9 @@ def sample_bigram(
 
 check.sample_bigram(sample_bigram)
 
-new_ids = sample_bigram(probs, tokenizer.stoi["\n"], 200, torch.Generator().manual_seed(0))
+new_ids = sample_bigram(
+    probs, tokenizer.stoi["\n"], 200, torch.Generator().manual_seed(0)
+)
 print(tokenizer.decode(new_ids))
 
 # %% [markdown]
@@ -239,7 +250,7 @@ print(tokenizer.decode(new_ids))
 
 # %%
 def rnn_jacobian_norms(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
-    """||dh_T / dh_{T-d}||_2 for d = 0 .. T, shape (T + 1,), from W (H, H), hs (T + 1, H)."""
+    """||dh_T / dh_{T-d}||_2 for d = 0 .. T, (T + 1,); W (H, H), hs (T + 1, H)."""
     # BEGIN SOLUTION
     J = torch.eye(len(W), dtype=W.dtype)
     norms = [torch.linalg.matrix_norm(J, ord=2)]
@@ -255,7 +266,9 @@ check.rnn_jacobian_norms(rnn_jacobian_norms)
 g = torch.Generator().manual_seed(0)
 W_direction = torch.randn(16, 16, generator=g, dtype=torch.float64)
 W_direction /= torch.linalg.eigvals(W_direction).abs().max()  # spectral radius 1
-inputs = torch.randn(40, 16, generator=g, dtype=torch.float64)  # U x_s, already multiplied
+inputs = torch.randn(
+    40, 16, generator=g, dtype=torch.float64
+)  # U x_s, already multiplied
 for rho in (0.5, 3.0):
     W = rho * W_direction
     hs = [torch.zeros(16, dtype=torch.float64)]
@@ -263,7 +276,8 @@ for rho in (0.5, 3.0):
         hs.append(torch.tanh(W @ hs[-1] + x))
     norms = rnn_jacobian_norms(W, torch.stack(hs))
     at_1, at_40 = (math.log10(norms[d]) for d in (1, 40))
-    print(f"spectral radius {rho}: norm at distance 1: 10^{at_1:.1f}, at 40: 10^{at_40:.1f}")
+    norms = f"norm at distance 1: 10^{at_1:.1f}, at 40: 10^{at_40:.1f}"
+    print(f"spectral radius {rho}: {norms}")
 
 # %% [markdown]
 # ```{solution-end}

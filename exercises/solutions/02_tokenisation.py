@@ -86,7 +86,7 @@ print(f"most frequent pair: {top} = {bytes(top)!r}, {counts[top]} times")
 
 # %%
 def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """``ids`` with each occurrence of ``pair`` replaced by ``new_id``, left to right."""
+    """``ids`` with each ``pair`` replaced by ``new_id``, from left to right."""
     # BEGIN SOLUTION
     out = []
     i = 0
@@ -136,7 +136,9 @@ def encode_with_merges(text: str, merges: dict[tuple[int, int], int]) -> list[in
     # BEGIN SOLUTION
     ids = list(text.encode("utf-8"))
     while len(ids) >= 2:
-        pair = min(zip(ids, ids[1:], strict=False), key=lambda p: merges.get(p, float("inf")))
+        pair = min(
+            zip(ids, ids[1:], strict=False), key=lambda p: merges.get(p, float("inf"))
+        )
         if pair not in merges:
             break
         ids = merge(ids, pair, merges[pair])
@@ -180,7 +182,9 @@ print([toy.decode([i]) for i in ids])
 
 
 # %%
-def encode_with_specials(text: str, encode, special_tokens: dict[str, int]) -> list[int]:
+def encode_with_specials(
+    text: str, encode, special_tokens: dict[str, int]
+) -> list[int]:
     """``text`` as ids, with each special-token string replaced by its id."""
     # BEGIN SOLUTION
     longest_first = sorted(special_tokens, key=len, reverse=True)
@@ -197,7 +201,11 @@ def encode_with_specials(text: str, encode, special_tokens: dict[str, int]) -> l
 
 check.encode_with_specials(encode_with_specials)
 tok = BPETokenizer.train("The end. Once upon a time. " * 20, vocab_size=270)
-print(encode_with_specials("The end.<|endoftext|>Once", tok.encode, {"<|endoftext|>": 270}))
+print(
+    encode_with_specials(
+        "The end.<|endoftext|>Once", tok.encode, {"<|endoftext|>": 270}
+    )
+)
 
 # %% [markdown]
 # ```{solution-end}

@@ -26,8 +26,9 @@ from gptcourse.checks import ch03 as check
 # ```{exercise} The causal mask
 # :label: ex-03-causal-mask
 #
-# Write `causal_mask(T)`, which returns the `(T, T)` boolean tensor of a language model's
-# attention: `True` where query `i` may attend to key `j`, that is where `j <= i`.
+# Write `causal_mask(T)`, which returns the `(T, T)` boolean tensor of a language
+# model's attention: `True` where query `i` may attend to key `j`, that is where
+# `j <= i`.
 # ```
 
 # %% [markdown]
@@ -64,8 +65,9 @@ print(causal_mask(4).int())
 # Write `attention_one_query(q, K, V)` with explicit Python loops over the keys (no
 # matrix products): `q` is one query of shape `(d_k,)`, `K` holds `T` keys `(T, d_k)`
 # and `V` their values `(T, d_v)`. Compute the scaled scores
-# $s_j = q \cdot k_j / \sqrt{d_k}$, their softmax $a_j = e^{s_j} / \sum_{j'} e^{s_{j'}}$,
-# and return the output $z = \sum_j a_j v_j$, of shape `(d_v,)`.
+# $s_j = q \cdot k_j / \sqrt{d_k}$, their softmax
+# $a_j = e^{s_j} / \sum_{j'} e^{s_{j'}}$, and return the output $z = \sum_j a_j v_j$, of
+# shape `(d_v,)`.
 # ```
 
 # %% [markdown]
@@ -107,11 +109,11 @@ check.attention_one_query(attention_one_query)
 # ```{exercise} Scaled and masked attention weights
 # :label: ex-03-weights
 #
-# Write `attention_weights(Q, K, mask=None)` with matrix operations: `Q` is `(T_q, d_k)`,
-# `K` is `(T_k, d_k)` and `mask`, when given, is a `(T_q, T_k)` bool tensor that is
-# `True` where a query may attend to a key. Return the `(T_q, T_k)` weights
-# $\operatorname{softmax}(Q K^\top / \sqrt{d_k})$ in which the pairs that the mask forbids
-# get weight 0 and each row still sums to 1.
+# Write `attention_weights(Q, K, mask=None)` with matrix operations: `Q` is
+# `(T_q, d_k)`, `K` is `(T_k, d_k)` and `mask`, when given, is a `(T_q, T_k)` bool
+# tensor that is `True` where a query may attend to a key. Return the `(T_q, T_k)`
+# weights $\operatorname{softmax}(Q K^\top / \sqrt{d_k})$ in which the pairs that the
+# mask forbids get weight 0 and each row still sums to 1.
 # ```
 
 # %% [markdown]

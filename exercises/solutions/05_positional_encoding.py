@@ -130,7 +130,7 @@ check.shift_matrix(shift_matrix)
 
 # %%
 def rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
-    """x: (T, d) -> (T, d), each pair (2i, 2i + 1) of row t rotated by t * base^(-2i/d)."""
+    """x: (T, d) -> (T, d), pair (2i, 2i + 1) of row t rotated by t * base^(-2i/d)."""
     # BEGIN SOLUTION
     T, d = x.shape
     theta = base ** (-torch.arange(0, d, 2, dtype=x.dtype) / d)  # (d/2,)
@@ -175,7 +175,7 @@ check.rope(rope)
 
 # %%
 def is_permutation_equivariant(f, x: torch.Tensor, trials: int = 5) -> bool:
-    """Whether f(x[perm]) == f(x)[perm] for `trials` random permutations of x's rows."""
+    """Whether f(x[perm]) == f(x)[perm] for `trials` random permutations of rows."""
     # BEGIN SOLUTION
     generator = torch.Generator().manual_seed(0)
     y = f(x)
