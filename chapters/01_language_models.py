@@ -443,7 +443,9 @@ torch.testing.assert_close(loss_mine, loss_theirs)
 # Training samples random windows of the training text (`get_batch` from the package),
 # computes the loss, and moves the table a step down its gradient. We use the AdamW
 # optimiser, without weight decay (which would pull every logit towards zero, a
-# smoothing of its own), and a learning rate that decays to zero.
+# smoothing of its own), and a learning rate that decays to zero. Every model of the
+# course is trained with this loop; the package has it as `gptcourse.training.train`,
+# which the later chapters use.
 
 # %%
 from gptcourse.batches import get_batch
@@ -463,6 +465,24 @@ for _ in range(steps):
     optimizer.step()
     schedule.step()
     batch_losses.append(loss.item())
+
+# The package's train() is this loop; same seeds, same losses, same table:
+from gptcourse.training import train as train_loop
+
+torch.manual_seed(0)
+package_model = BigramLanguageModel(V)
+optimizer = torch.optim.AdamW(package_model.parameters(), lr=0.3, weight_decay=0.0)
+schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+batches = torch.Generator().manual_seed(0)
+history = train_loop(
+    package_model,
+    optimizer,
+    lambda: get_batch(train, batch_size=64, block_size=128, generator=batches),
+    steps,
+    scheduler=schedule,
+)
+assert history.losses == batch_losses
+assert torch.equal(package_model.token_logits.weight, model.token_logits.weight)
 
 H_neural_train = split_loss(model.log_probs(), train_counts)
 H_neural_val = split_loss(model.log_probs(), val_counts)

@@ -32,6 +32,7 @@ from torch import nn
 from gptcourse import attention, data
 from gptcourse.batches import get_batch, train_val_split
 from gptcourse.char_tokenizer import CharTokenizer
+from gptcourse.training import estimate_loss, train
 
 torch.set_printoptions(precision=2, sci_mode=False)
 
@@ -412,7 +413,7 @@ class AttentionHead(nn.Module):
 
 
 class OneHeadLM(nn.Module):
-    """Characters (B, T) -> next-character logits (B, T, vocab)."""
+    """Characters (B, T) -> next-character logits (B, T, vocab), and the loss."""
 
     def __init__(self, vocab_size: int, block_size: int, d: int):
         super().__init__()
@@ -421,28 +422,30 @@ class OneHeadLM(nn.Module):
         self.head = AttentionHead(d, d)
         self.to_logits = nn.Linear(d, vocab_size)
 
-    def forward(self, idx):
+    def embed(self, idx):
         T = idx.shape[1]
         tokens = self.token_embedding(idx)  # (B, T, d)
         # (T, d): one vector per position
         positions = self.position_embedding(torch.arange(T))
-        x = tokens + positions  # (B, T, d)
-        z, weights = self.head(x)  # (B, T, d), (B, T, T)
+        return tokens + positions  # (B, T, d)
+
+    def forward(self, idx, targets=None):
+        x = self.embed(idx)
+        z, _ = self.head(x)  # (B, T, d)
         logits = self.to_logits(x + z)  # (B, T, vocab)
-        return logits, weights
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    def attention_weights(self, idx):
+        """The head's weights, (B, T, T)."""
+        return self.head(self.embed(idx))[1]
 
 
 def val_batch(block_size):
     """The same 256 windows of the validation text every time."""
     generator = torch.Generator().manual_seed(0)
     return get_batch(val_ids, 256, block_size, generator=generator)
-
-
-def val_loss(model, block_size):
-    x, y = val_batch(block_size)
-    with torch.no_grad():
-        logits = model(x)[0]
-    return F.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
 
 
 # For comparison, a model that sees only the current character:
@@ -466,15 +469,17 @@ block_size = 64
 model = OneHeadLM(tokenizer.vocab_size, block_size, d=64)
 optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
 generator = torch.Generator().manual_seed(7)
-initial_loss = val_loss(model, block_size)
+# The mean loss on val_batch(block_size), the same 256 windows (seed 0):
+initial_loss = estimate_loss(model, val_ids, batch_size=256, block_size=block_size)
 print(f"before training:  validation loss {initial_loss:.3f} nats")
-for _ in range(400):
-    x, y = get_batch(train_ids, 32, block_size, generator=generator)
-    loss = F.cross_entropy(model(x)[0].flatten(0, 1), y.flatten())
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-trained_loss = val_loss(model, block_size)
+
+
+def next_batch():
+    return get_batch(train_ids, 32, block_size, generator=generator)
+
+
+train(model, optimizer, next_batch, steps=400)  # the training loop of chapter 1
+trained_loss = estimate_loss(model, val_ids, batch_size=256, block_size=block_size)
 print(f"after 400 steps:  validation loss {trained_loss:.3f} nats")
 assert trained_loss < bigram_loss
 
@@ -503,7 +508,7 @@ line = "TRANIO:\nPardon me, sir, the boldness is mine own,"
 # The line comes from the validation part of the text:
 assert text.index(line) > len(text) - len(val_ids)
 with torch.no_grad():
-    _, line_weights = model(torch.tensor([tokenizer.encode(line)]))
+    line_weights = model.attention_weights(torch.tensor([tokenizer.encode(line)]))
 line_weights = line_weights[0]  # (T, T)
 
 fig, ax = plt.subplots(figsize=(7, 7))

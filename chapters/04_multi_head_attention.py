@@ -24,10 +24,11 @@ import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 from transformers import GPT2Config, GPT2Model
 
-from gptcourse import data
+from gptcourse import data, training
 from gptcourse.attention import (
     CausalSelfAttention,
     MultiHeadAttention,
@@ -169,7 +170,8 @@ torch.testing.assert_close(y_batched, y_loop, **tight)
 # The companion package's `MultiHeadAttention` is exactly this computation, with the
 # projections as `nn.Linear` layers: `qkv_proj` holds $W_{QKV}^\top$ (PyTorch's `Linear`
 # stores its weight as `(out, in)`) and `out_proj` holds $W_O^\top$. Given our weights,
-# it gives the same output, and `CausalSelfAttention` is its causal case:
+# it gives the same output, and `CausalSelfAttention` is its causal case. The module
+# returns its output; its `attention_weights` method gives the weights, for pictures:
 
 # %%
 mha = CausalSelfAttention(d_model=C, n_heads=H).double()
@@ -178,7 +180,7 @@ with torch.no_grad():
     mha.qkv_proj.bias.copy_(b_qkv)
     mha.out_proj.weight.copy_(W_o.T)
     mha.out_proj.bias.copy_(b_o)
-y_package, weights_package = mha(x, return_weights=True)
+y_package, weights_package = mha(x), mha.attention_weights(x)
 torch.testing.assert_close(y_package, y_loop, **tight)
 torch.testing.assert_close(weights_package, weights, **tight)
 print(mha)
@@ -289,7 +291,7 @@ train_ids, val_ids = train_val_split(ids)
 
 
 class AttentionLM(nn.Module):
-    """Characters (B, T) -> next-character logits (B, T, vocab)."""
+    """Characters (B, T) -> next-character logits (B, T, vocab), and the loss."""
 
     def __init__(self, vocab_size, block_size, d_model, n_heads):
         super().__init__()
@@ -298,17 +300,23 @@ class AttentionLM(nn.Module):
         self.attention = CausalSelfAttention(d_model, n_heads)
         self.to_logits = nn.Linear(d_model, vocab_size)
 
-    def forward(self, idx, return_weights=False):
+    def embed(self, idx):
         T = idx.shape[1]
         tokens = self.token_embedding(idx)  # (B, T, C)
         # (T, C): one vector per position
         positions = self.position_embedding(torch.arange(T))
-        x = tokens + positions  # (B, T, C)
-        if not return_weights:
-            return self.to_logits(x + self.attention(x))
-        # z (B, T, C), weights (B, H, T, T)
-        z, weights = self.attention(x, return_weights=True)
-        return self.to_logits(x + z), weights
+        return tokens + positions  # (B, T, C)
+
+    def forward(self, idx, targets=None):
+        x = self.embed(idx)
+        logits = self.to_logits(x + self.attention(x))
+        if targets is None:
+            return logits, None
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
+
+    def attention_weights(self, idx):
+        """Every head's weights, (B, H, T, T)."""
+        return self.attention.attention_weights(self.embed(idx))
 
 
 def train(n_heads, steps=400, block_size=64):
@@ -317,26 +325,18 @@ def train(n_heads, steps=400, block_size=64):
     model = AttentionLM(V, block_size, d_model=64, n_heads=n_heads)
     optimizer = torch.optim.AdamW(model.parameters(), lr=6e-3)
     generator = torch.Generator().manual_seed(3)
-    for _ in range(steps):
-        x, y = get_batch(train_ids, 32, block_size, generator)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+
+    def next_batch():
+        return get_batch(train_ids, 32, block_size, generator)
+
+    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 1
     return model
 
 
-def val_loss(model, block_size=64):
-    """Loss on the same 256 validation windows every time."""
-    generator = torch.Generator().manual_seed(0)
-    x, y = get_batch(val_ids, 256, block_size, generator=generator)
-    with torch.no_grad():
-        logits = model(x)
-    return F.cross_entropy(logits.flatten(0, 1), y.flatten()).item()
-
-
 models = {n_heads: train(n_heads) for n_heads in (1, 4)}
-losses = {n: val_loss(model) for n, model in models.items()}
+# the loss on the same 256 validation windows for both (seed 0)
+val = {"batch_size": 256, "block_size": 64}
+losses = {n: training.estimate_loss(m, val_ids, **val) for n, m in models.items()}
 print("heads  width  parameters  validation loss (nats)")
 for n_heads, model in models.items():
     n_params = sum(p.numel() for p in model.parameters())
@@ -367,7 +367,7 @@ line = "TRANIO:\nPardon me, sir, the boldness is mine own,"
 assert text.index(line) > len(text) - len(val_ids)
 line_ids = torch.tensor([tokenizer.encode(line)])  # (1, T)
 with torch.no_grad():
-    _, line_weights = models[4](line_ids, return_weights=True)
+    line_weights = models[4].attention_weights(line_ids)
 line_weights = line_weights[0]  # (H, T, T)
 
 fig, axes = plt.subplots(2, 2, figsize=(10, 10))
@@ -477,9 +477,10 @@ def attention_flops(B: int, T: int, C: int) -> int:
 
 for n_heads in (1, 4, 16):
     module = MultiHeadAttention(64, n_heads)
-    with FlopCounterMode(display=False) as counter:
+    # PyTorch's math backend runs attention as matrix products, which the counter sees
+    with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         # B = 2 sequences of T = 32 tokens of width C = 64
-        module(torch.randn(2, 32, 64), return_weights=True)
+        module(torch.randn(2, 32, 64))
     counted = counter.get_total_flops()
     formula = attention_flops(2, 32, 64)
     assert counted == formula

@@ -25,6 +25,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch import nn
 
+from gptcourse import training
 from gptcourse.attention import (
     CausalSelfAttention,
     MultiHeadAttention,
@@ -112,7 +113,7 @@ torch.testing.assert_close(out_b, out_a[[2, 1, 0]])
 # (here with the sinusoidal vectors of the next section):
 
 # %%
-positions = sinusoidal_encoding(max_len=3, d_model=16)  # (T, d_model)
+positions = sinusoidal_encoding(block_size=3, d_model=16)  # (T, d_model)
 with torch.no_grad():
     pos_a = attn(embed_sentence("dog bites man") + positions)[0]
     pos_b = attn(embed_sentence("man bites dog") + positions)[0]
@@ -152,17 +153,17 @@ assert not equivariant
 
 
 # %%
-def sinusoidal_loops(max_len: int, d_model: int) -> torch.Tensor:
-    """PE of shape (max_len, d_model), written exactly as the formula reads."""
-    pe = torch.zeros(max_len, d_model, dtype=torch.float64)
-    for p in range(max_len):
+def sinusoidal_loops(block_size: int, d_model: int) -> torch.Tensor:
+    """PE of shape (block_size, d_model), written exactly as the formula reads."""
+    pe = torch.zeros(block_size, d_model, dtype=torch.float64)
+    for p in range(block_size):
         for i in range(d_model // 2):
             pe[p, 2 * i] = math.sin(p / 10000 ** (2 * i / d_model))
             pe[p, 2 * i + 1] = math.cos(p / 10000 ** (2 * i / d_model))
     return pe
 
 
-print(sinusoidal_loops(max_len=3, d_model=8).numpy().round(4))
+print(sinusoidal_loops(block_size=3, d_model=8).numpy().round(4))
 
 # %% [markdown]
 # Position 0 is $[0, 1, 0, 1, \dots]$, since $\sin 0 = 0$ and $\cos 0 = 1$. The loops
@@ -172,11 +173,11 @@ print(sinusoidal_loops(max_len=3, d_model=8).numpy().round(4))
 
 
 # %%
-def sinusoidal(max_len: int, d_model: int) -> torch.Tensor:
-    p = torch.arange(max_len, dtype=torch.float64)[:, None]  # (T, 1)
+def sinusoidal(block_size: int, d_model: int) -> torch.Tensor:
+    p = torch.arange(block_size, dtype=torch.float64)[:, None]  # (T, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # 0, 2, 4, ...
     omega = 10000 ** (-two_i / d_model)  # (d/2,)
-    pe = torch.empty(max_len, d_model, dtype=torch.float64)
+    pe = torch.empty(block_size, d_model, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(p * omega)  # (T, d/2), broadcast
     pe[:, 1::2] = torch.cos(p * omega)
     return pe
@@ -330,7 +331,7 @@ plt.show()
 # table to its input: for an input of shape `(B, T, d_model)`, it returns `x + PE[:T]`.
 
 # %%
-add_positions = SinusoidalPositionalEncoding(max_len=1024, d_model=16)
+add_positions = SinusoidalPositionalEncoding(block_size=1024, d_model=16)
 x = torch.randn(2, 10, 16)  # (B, T, d_model)
 torch.testing.assert_close(add_positions(x), x + sinusoidal_encoding(10, 16))
 print(add_positions, "->", tuple(add_positions(x).shape))
@@ -339,14 +340,14 @@ print(add_positions, "->", tuple(add_positions(x).shape))
 # ## Can the model learn its positions instead?
 #
 # GPT-2 makes no assumption about what a position vector should look like: it keeps a
-# table of `max_len` trainable vectors, one per position, and adds row $p$ to the
+# table of `block_size` trainable vectors, one per position, and adds row $p$ to the
 # embedding of the token at position $p$:
 #
 # $$
 # h_p = E[x_p] + W_{\mathrm{pos}}[p], \qquad W_{\mathrm{pos}} \in \mathbb{R}^{L \times d},
 # $$
 #
-# where $E$ is the token embedding table and $L$ is `max_len`.
+# where $E$ is the token embedding table and $L$ is `block_size`.
 #
 # The table is trained with the rest of the model. Every size of GPT-2 has 1024 rows;
 # GPT-2 small's rows have 768 numbers (Hugging Face calls the table `wpe`, and the sizes
@@ -372,11 +373,11 @@ torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])
 # positions get similar vectors: training finds something reminiscent of the sinusoids.
 # We will train such a table at the end of this chapter and look at it.
 #
-# A learned table has a hard limit: row `max_len` does not exist. GPT-2 cannot read
+# A learned table has a hard limit: row `block_size` does not exist. GPT-2 cannot read
 # token 1025, and no amount of cleverness at inference time changes that:
 
 # %%
-wpe_small = LearnedPositionalEmbedding(max_len=8, d_model=4)
+wpe_small = LearnedPositionalEmbedding(block_size=8, d_model=4)
 try:
     wpe_small(torch.zeros(1, 10, 4))
 except ValueError as error:
@@ -444,7 +445,7 @@ def rope(x: torch.Tensor) -> torch.Tensor:
 
 torch.manual_seed(0)
 x = torch.randn(64, 32, dtype=torch.float64)
-rotary = RotaryEmbedding(head_dim=32, max_len=64)
+rotary = RotaryEmbedding(head_dim=32, block_size=64)
 ours = rotary(x[None, None])[0, 0]  # it takes (B, H, T, head_dim)
 torch.testing.assert_close(rope(x), ours)
 torch.testing.assert_close(rope(x).norm(dim=-1), x.norm(dim=-1))
@@ -488,7 +489,7 @@ plt.show()
 # explicit positions for that (the same mechanism lets generation continue a sequence):
 
 # %%
-rotary = RotaryEmbedding(head_dim=16, max_len=1000)
+rotary = RotaryEmbedding(head_dim=16, block_size=1000)
 torch.manual_seed(0)
 q, k, v = torch.randn(3, 1, 2, 8, 16, dtype=torch.float64)  # (B, H, T, head_dim)
 weights = {}
@@ -530,7 +531,7 @@ halves = torch.cat([torch.arange(0, 16, 2), torch.arange(1, 16, 2)])
 cos, sin = llama_rope(q, position_ids=torch.arange(32)[None])
 apply_rope = modeling_llama.apply_rotary_pos_emb
 q_llama, k_llama = apply_rope(q[..., halves], k[..., halves], cos, sin)
-rotary = RotaryEmbedding(head_dim=16, max_len=32)
+rotary = RotaryEmbedding(head_dim=16, block_size=32)
 torch.testing.assert_close(q_llama, rotary(q)[..., halves])
 torch.testing.assert_close(
     q_llama @ k_llama.transpose(-2, -1), rotary(q) @ rotary(k).transpose(-2, -1)
@@ -558,21 +559,24 @@ print("and the scores are equal")
 # %%
 SYMBOLS, SEP = 8, 8  # symbols 0..7 to copy, then the separator's id
 TRAIN_N, TEST_N = 12, 24  # train on copies of n <= 12 symbols, test up to n = 24
-MAX_LEN = 2 * TEST_N  # a copy of n symbols is an input of 2n tokens
+BLOCK_SIZE = 2 * TEST_N  # a copy of n symbols is an input of 2n tokens
 
 
 def copy_batch(n: int, batch_size: int, generator: torch.Generator):
-    """Inputs [a_1..a_n, SEP, a_1..a_{n-1}] (B, 2n) and targets a (B, n).
+    """Inputs [a_1..a_n, SEP, a_1..a_{n-1}] (B, 2n) and targets (B, 2n).
 
-    Targets are predicted at positions n .. 2n - 1 (the separator predicts a_1).
+    The copy a_1..a_n is predicted at positions n .. 2n - 1 (the separator predicts a_1);
+    the targets of positions 0 .. n - 1 are -100, which the loss skips.
     """
     a = torch.randint(0, SYMBOLS, (batch_size, n), generator=generator)
     x = torch.cat([a, torch.full((batch_size, 1), SEP), a[:, :-1]], dim=1)
-    return x, a
+    y = torch.cat([torch.full((batch_size, n), -100), a], dim=1)
+    return x, y
 
 
-x, a = copy_batch(5, 1, torch.Generator().manual_seed(0))
-print("input:", x[0].tolist(), " targets at positions 5..9:", a[0].tolist())
+x, y = copy_batch(5, 1, torch.Generator().manual_seed(0))
+print("input:  ", x[0].tolist())
+print("targets:", y[0].tolist())
 
 # %% [markdown]
 # The model: token embeddings, then the positions (added to the embeddings, or applied
@@ -582,13 +586,13 @@ print("input:", x[0].tolist(), " targets at positions 5..9:", a[0].tolist())
 
 # %%
 class Block(nn.Module):
-    """A pre-norm Transformer block; with `rope`, queries and keys are rotated."""
+    """A pre-norm Transformer block; with `rope`, attention rotates queries and keys."""
 
     def __init__(self, d_model: int, n_heads: int, rope: RotaryEmbedding | None):
         super().__init__()
         self.norm1 = nn.LayerNorm(d_model)
-        self.attn = CausalSelfAttention(d_model, n_heads)
-        self.rope = rope
+        # rotary=None: no rotation; a RotaryEmbedding turns the queries and keys
+        self.attn = CausalSelfAttention(d_model, n_heads, rotary=rope)
         self.norm2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(
             nn.Linear(d_model, 4 * d_model),
@@ -596,17 +600,8 @@ class Block(nn.Module):
             nn.Linear(4 * d_model, d_model),
         )
 
-    def attend(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
-        a = self.attn
-        q, k, v = a.qkv_proj(x).split(x.shape[-1], dim=-1)
-        q, k, v = (a.split_heads(t) for t in (q, k, v))  # each (B, H, T, D)
-        if self.rope is not None:  # rotate the queries and keys, not the values
-            q, k = self.rope(q), self.rope(k)
-        out, _ = scaled_dot_product_attention(q, k, v, causal=True)
-        return a.out_proj(a.merge_heads(out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attend(self.norm1(x))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
+        x = x + self.attn(self.norm1(x))
         return x + self.mlp(self.norm2(x))
 
 
@@ -617,19 +612,24 @@ class TinyTransformer(nn.Module):
         self.add_positions = nn.Identity()
         rope = None
         if position == "sinusoidal":
-            self.add_positions = SinusoidalPositionalEncoding(MAX_LEN, d_model)
+            self.add_positions = SinusoidalPositionalEncoding(BLOCK_SIZE, d_model)
         elif position == "learned":
-            self.add_positions = LearnedPositionalEmbedding(MAX_LEN, d_model)
+            self.add_positions = LearnedPositionalEmbedding(BLOCK_SIZE, d_model)
         else:  # rotary: nothing is added, queries and keys turn in every block
-            rope = RotaryEmbedding(d_model // n_heads, MAX_LEN)
+            rope = RotaryEmbedding(d_model // n_heads, BLOCK_SIZE)
         blocks = [Block(d_model, n_heads, rope) for _ in range(2)]  # two layers
         self.blocks = nn.Sequential(*blocks)
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, SYMBOLS + 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T) -> (B, T, V)
+    def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None):
         h = self.blocks(self.add_positions(self.embed(x)))
-        return self.head(self.norm(h))
+        logits = self.head(self.norm(h))  # (B, T) -> (B, T, V)
+        if targets is None:
+            return logits, None
+        # the positions whose target is -100 do not count
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        return logits, loss
 
 
 def train(position: str, steps: int = 1200) -> TinyTransformer:
@@ -638,22 +638,21 @@ def train(position: str, steps: int = 1200) -> TinyTransformer:
     # No weight decay: a row of the learned table that is never used never moves.
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
     generator = torch.Generator().manual_seed(1)
-    for _ in range(steps):
+
+    def next_batch():  # a copy of random length n <= 12
         n = int(torch.randint(1, TRAIN_N + 1, (), generator=generator))
-        x, a = copy_batch(n, batch_size=32, generator=generator)
-        logits = model(x)[:, n:]  # (B, n, V): the predictions of the copy
-        loss = nn.functional.cross_entropy(logits.flatten(0, 1), a.flatten())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        return copy_batch(n, batch_size=32, generator=generator)
+
+    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 1
     return model
 
 
 @torch.no_grad()
 def copy_accuracy(model: TinyTransformer, n: int) -> float:
     """The fraction of n symbols copied right, over 256 new sequences."""
-    x, a = copy_batch(n, 256, torch.Generator().manual_seed(1000 + n))
-    return (model(x)[:, n:].argmax(-1) == a).float().mean().item()
+    x, y = copy_batch(n, 256, torch.Generator().manual_seed(1000 + n))
+    logits, _ = model(x)
+    return (logits[:, n:].argmax(-1) == y[:, n:]).float().mean().item()
 
 
 # A model this small gains nothing from several CPU threads, and loses a lot when the

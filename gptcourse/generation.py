@@ -152,7 +152,7 @@ def generate(
         model: ``logits, loss = model(idx)`` with logits ``(B, T, V)``, and a
             ``vocab_size`` attribute. With a ``block_size`` attribute, the model sees the
             last ``block_size`` tokens only (a bigram model has ``block_size = 1``). With
-            a ``new_cache`` method (the GPT), the key/value cache is used.
+            ``new_cache`` and ``decode`` methods (the GPT), the key/value cache is used.
         idx: the prompts, ``(B, T)`` with ``T >= 1``, left-padded if their lengths
             differ (see :func:`pad_prompts`).
         max_new_tokens: the most tokens to add, ``>= 0``.
@@ -242,9 +242,7 @@ def _next_logits(
     """The logits ``(B, V)`` for position ``T`` given the tokens ``out[:, :T]``."""
     if cache is not None and T <= block_size:
         seen = cache[0].length  # the positions the cache holds: feed the others
-        m = None if mask is None else mask[:, :T]
-        logits, _ = model(out[:, seen:T], cache=cache, attention_mask=m, last_only=True)
-        return logits[:, -1]
+        return model.decode(out[:, seen:T], cache, None if mask is None else mask[:, :T])
     # Without a cache, or once the sequence has outgrown the context (the positions in a
     # cache would shift): the model reads the last block_size tokens afresh.
     start = max(0, T - block_size)

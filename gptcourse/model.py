@@ -337,21 +337,9 @@ class GPT(nn.Module):
         if attention_mask is not None:
             attention_mask = self._check_attention_mask(attention_mask, B, past + T)
         positions = self._positions(position_ids, attention_mask, B, T, past, idx.device)
-
-        x = self.token_embedding(idx)  # (B, T, C)
-        if self.position_embedding is not None:
-            x = x + self.position_embedding(positions)  # (T, C) or (B, T, C) broadcasts
-        x = self.dropout(x)
-        mask = None if attention_mask is None else _padding_mask(attention_mask, T, past)
-        for i, block in enumerate(self.blocks):
-            layer_cache = None if cache is None else cache[i]
-            x = block(x, mask, positions=positions, cache=layer_cache)  # (B, T, C)
-        x = self.ln_f(x)
-        if last_only:
-            if targets is not None:
-                raise ValueError("last_only=True computes no loss: pass targets=None")
-            x = x[:, -1:]  # (B, 1, C)
-        logits = self.lm_head(x)  # (B, T, V)
+        if last_only and targets is not None:
+            raise ValueError("last_only=True computes no loss: pass targets=None")
+        logits = self._logits(idx, past, cache, attention_mask, positions, last_only)
         if targets is None:
             return logits, None
         check_token_ids("targets", targets, config.vocab_size, dims=(2,), ignore_index=-100)
@@ -362,6 +350,49 @@ class GPT(nn.Module):
             )
         loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-100)
         return logits, loss
+
+    def decode(
+        self,
+        idx: torch.Tensor,
+        cache: list[KVCache],
+        attention_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """One step of generation: the next-token logits ``(B, V)`` after ``idx``.
+
+        ``idx`` ``(B, T)`` continues the sequence whose keys and values ``cache`` holds
+        (``T`` is the prompt's length at the first step, then 1), and its own are
+        appended; ``attention_mask`` covers the cached positions and ``idx``. Unlike
+        :meth:`forward`, nothing is checked: :func:`~gptcourse.generation.generate` checks
+        the prompt once, and the tokens it feeds back come from the sampler.
+        """
+        past = cache[0].length
+        mask = None if attention_mask is None else attention_mask.bool()
+        positions = self._positions(None, mask, idx.shape[0], idx.shape[1], past, idx.device)
+        return self._logits(idx, past, cache, mask, positions, last_only=True)[:, -1]
+
+    def _logits(
+        self,
+        idx: torch.Tensor,
+        past: int,
+        cache: list[KVCache] | None,
+        attention_mask: torch.Tensor | None,
+        positions: torch.Tensor,
+        last_only: bool,
+    ) -> torch.Tensor:
+        """The model itself, on checked inputs: ``(B, T)`` ids -> ``(B, T, V)`` logits."""
+        T = idx.shape[1]
+        x = self.token_embedding(idx)  # (B, T, C)
+        if self.position_embedding is not None:
+            x = x + self.position_embedding(positions)  # (T, C) or (B, T, C) broadcasts
+        x = self.dropout(x)
+        mask = None if attention_mask is None else _padding_mask(attention_mask, T, past)
+        for i, block in enumerate(self.blocks):
+            layer_cache = None if cache is None else cache[i]
+            x = block(x, mask, positions=positions, cache=layer_cache)  # (B, T, C)
+        x = self.ln_f(x)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C): generation needs the last position only
+        return self.lm_head(x)  # (B, T, V)
 
     def _cached_length(self, cache: list[KVCache] | None) -> int:
         if cache is None:
