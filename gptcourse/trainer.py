@@ -473,14 +473,13 @@ class Trainer:
         ids = tokenizer.encode(prompt) or [0]
         idx = torch.tensor([ids], device=self.device)
         generator = torch.Generator(self.device).manual_seed(config.seed if seed is None else seed)
-        with self.precision.autocast():
-            out = self.model.generate(
-                idx[:, -self.model_config.block_size :],
-                max_new_tokens,
-                temperature=config.temperature,
-                top_k=config.top_k,
-                generator=generator,
-            )
+        out = self.model.generate(  # in float32: a sample is short, and the cache is float32
+            idx[:, -self.model_config.block_size :],
+            max_new_tokens,
+            temperature=config.temperature,
+            top_k=config.top_k,
+            generator=generator,
+        )
         return tokenizer.decode(out[0].tolist())
 
     # --- records, checkpoints, resuming -------------------------------------------------------
