@@ -8,9 +8,19 @@ Each module holds the finished version of one part that a chapter builds:
 - :mod:`gptcourse.gpt2_tokenizer` -- GPT-2's own tokenizer, loaded offline.
 - :mod:`gptcourse.batches` -- token ids to (input, target) training batches.
 - :mod:`gptcourse.bigram` -- bigram language models, counted and learned.
-- :mod:`gptcourse.attention` -- scaled dot-product, multi-head and causal self-attention.
+- :mod:`gptcourse.training` -- the training loop every model uses, and a loss estimate.
 - :mod:`gptcourse.positions` -- where tokens are: sinusoidal, learned and rotary positions.
+- :mod:`gptcourse.attention` -- scaled dot-product, multi-head and causal self-attention,
+  with a key/value cache.
+- :mod:`gptcourse.transformer` -- the Transformer block: attention and an MLP, pre- or post-LN.
+- :mod:`gptcourse.model` -- the GPT, its configurations, parameter and FLOP counts.
+- :mod:`gptcourse.gpt2_weights` -- to and from transformers' GPT-2, in one weight table.
+- :mod:`gptcourse.generation` -- sampling (greedy, temperature, top-k, top-p) and generation.
+- :mod:`gptcourse.bench` -- benchmarks: ``python -m gptcourse.bench generate``.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
+
+Every language model of the course is called the same way, ``logits, loss =
+model(idx, targets)``, with -100 in ``targets`` at positions that do not count.
 
 Chapters build a part inline to teach it, then assert that it equals the version
 here; later chapters import it from here.

@@ -29,13 +29,6 @@ from gptcourse._validation import check_token_ids
 __all__ = ["pair_counts", "CountBigramModel", "BigramLanguageModel"]
 
 
-def _check_ids(
-    name: str, ids: torch.Tensor, vocab_size: int, dims: tuple[int, ...], **kwargs
-) -> None:
-    """Raise a clear error unless ``ids`` holds integer ids in ``[0, vocab_size)``."""
-    check_token_ids(name, ids, vocab_size, dims, **kwargs)
-
-
 def pair_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """How often each token follows each other token in ``ids``.
 
@@ -50,7 +43,7 @@ def pair_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """
     if vocab_size < 1:
         raise ValueError(f"vocab_size must be positive, got {vocab_size}")
-    _check_ids("ids", ids, vocab_size, dims=(1,))
+    check_token_ids("ids", ids, vocab_size, dims=(1,))
     ids = ids.long()
     pairs = ids[:-1] * vocab_size + ids[1:]  # one number per (current, next) pair
     return torch.bincount(pairs, minlength=vocab_size * vocab_size).view(vocab_size, vocab_size)
@@ -85,11 +78,11 @@ class _Bigram(nn.Module):
             ``(logits, loss)``: logits of shape ``(B, T, V)``; loss, the mean
             cross-entropy in nats over the positions that count (a scalar), or ``None``.
         """
-        _check_ids("idx", idx, self.vocab_size, dims=(2,))
+        check_token_ids("idx", idx, self.vocab_size, dims=(2,))
         logits = F.embedding(idx.long(), self.logits_table())  # (B, T, V): row idx[b, t]
         if targets is None:
             return logits, None
-        _check_ids("targets", targets, self.vocab_size, dims=(2,), ignore_index=-100)
+        check_token_ids("targets", targets, self.vocab_size, dims=(2,), ignore_index=-100)
         if targets.shape != idx.shape:
             raise ValueError(
                 f"targets must have the shape of idx, {tuple(idx.shape)}, "

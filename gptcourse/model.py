@@ -468,11 +468,12 @@ class GPT(nn.Module):
 
         return from_pretrained(name_or_path, **kwargs)
 
-    def to_transformers(self) -> GPT2LMHeadModel:
-        """transformers' ``GPT2LMHeadModel`` with this model's weights."""
+    def to_transformers(self, **config_kwargs: Any) -> GPT2LMHeadModel:
+        """transformers' ``GPT2LMHeadModel`` with this model's weights (``config_kwargs``
+        go to its ``GPT2Config``, e.g. ``attn_implementation="eager"``)."""
         from gptcourse.gpt2_weights import to_transformers
 
-        return to_transformers(self)
+        return to_transformers(self, **config_kwargs)
 
 
 def _padding_mask(attention_mask: torch.Tensor, T: int, past: int) -> torch.Tensor:

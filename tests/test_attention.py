@@ -22,6 +22,8 @@ from gptcourse.attention import (
 )
 from gptcourse.positions import RotaryEmbedding
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 TOL = {"rtol": 0.0, "atol": 1e-10}
 F64 = torch.float64
 

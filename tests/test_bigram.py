@@ -15,6 +15,8 @@ from gptcourse.char_tokenizer import CharTokenizer
 from gptcourse.generation import generate
 from gptcourse.training import train
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 
 @pytest.fixture(scope="module")
 def shakespeare():
@@ -211,7 +213,11 @@ def _count_model(V: int) -> CountBigramModel:
             ValueError,
             r"targets must have the shape of idx, \(1, 2\), got \(1, 3\)",
         ),
-        (lambda m: m.generate(torch.tensor([[0]]), -1), ValueError, "max_new_tokens must be >= 0"),
+        (
+            lambda m: m.generate(torch.tensor([[0]]), -1),
+            ValueError,
+            "max_new_tokens must be an integer >= 0, got -1",
+        ),
         (lambda m: m.generate(torch.zeros(2, 0, dtype=torch.long), 3), ValueError, "at least one"),
     ],
 )

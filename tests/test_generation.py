@@ -10,6 +10,8 @@ from gptcourse.bigram import BigramLanguageModel
 from gptcourse.generation import generate, pad_prompts, sample_next_token
 from gptcourse.model import GPT, GPTConfig
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 F64 = torch.float64
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gptcourse.generation import pad_prompts
 from gptcourse.gpt2_weights import (
     WEIGHT_MAP,
     from_pretrained,
@@ -16,6 +17,8 @@ from gptcourse.gpt2_weights import (
     weight_map,
 )
 from gptcourse.model import GPT, GPTConfig
+
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 transformers = pytest.importorskip("transformers")
 
@@ -131,6 +134,17 @@ def test_greedy_generation_equals_transformers_generate(implementation):
     for use_cache in (True, False):
         mine = ours.generate(prompt, 25, temperature=0, use_cache=use_cache)
         assert torch.equal(mine, theirs)
+
+
+def test_left_padded_greedy_generation_equals_transformers_generate():
+    """Prompts of different lengths in one batch: the same positions and masks as GPT-2's."""
+    hf = _hf(seed=4)
+    ours = from_transformers(hf)
+    idx, mask = pad_prompts([[1, 2, 3, 4, 5, 6], [7, 8], [9, 10, 11, 12]], pad_token_id=0)
+    theirs = hf.generate(
+        idx, attention_mask=mask.long(), max_new_tokens=15, min_new_tokens=15, do_sample=False
+    )
+    assert torch.equal(ours.generate(idx, 15, temperature=0, attention_mask=mask), theirs)
 
 
 def test_save_pretrained_then_from_pretrained(tmp_path):

@@ -17,6 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from gptcourse.model import GPT, PRESETS, GPTConfig, count_parameters, flops_per_token
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 F64 = torch.float64
 
 

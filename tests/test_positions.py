@@ -20,6 +20,8 @@ from gptcourse.positions import (
     sinusoidal_shift_matrix,
 )
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 F64 = torch.float64
 
 

@@ -9,6 +9,8 @@ from gptcourse.batches import get_batch
 from gptcourse.model import GPT, GPTConfig
 from gptcourse.training import History, estimate_loss, train
 
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
+
 IDS = torch.randint(30, (2000,), generator=torch.Generator().manual_seed(0))
 
 
