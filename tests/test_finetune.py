@@ -39,14 +39,6 @@ from gptcourse.sms_spam import (
 V = 40
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _gpt(seed: int = 0, **changes) -> GPT:
     torch.manual_seed(seed)
     return GPT(GPTConfig.from_preset("gpt-nano", vocab_size=V, block_size=24, **changes))

