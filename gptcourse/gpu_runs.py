@@ -367,22 +367,26 @@ def part_finetune(settings: dict[str, Any], out: Path, work: Path, deadline: flo
         )
 
     path = out / RESULT_FILES["finetune"]
-    for init, (config, state) in inits.items():
-        max_length = min(settings["max_length"], config.block_size)
-        datasets = {
-            name: SMSDataset(getattr(splits, name), tokenizer, max_length)
-            for name in ("train", "val", "test")
-        }
-        loaders = {
-            name: make_loader(
-                data, settings["batch_size"], pad_id=ENDOFTEXT_ID, shuffle=name == "train"
-            )
-            for name, data in datasets.items()
-        }
-        for method, hyper in METHODS.items():
+    datasets: dict[int, dict[str, SMSDataset]] = {}  # by the longest message kept
+    # Each method from every starting point before the next method: if time runs out, the
+    # comparisons already made are complete.
+    for method, hyper in METHODS.items():
+        for init, (config, state) in inits.items():
             if time.time() > deadline - 10:
                 record["notes"].append(f"out of time: {init} / {method} skipped")
                 continue
+            max_length = min(settings["max_length"], config.block_size)
+            if max_length not in datasets:
+                datasets[max_length] = {
+                    name: SMSDataset(getattr(splits, name), tokenizer, max_length)
+                    for name in ("train", "val", "test")
+                }
+            loaders = {  # new loaders: every run sees the same batches in the same order
+                name: make_loader(
+                    data, settings["batch_size"], pad_id=ENDOFTEXT_ID, shuffle=name == "train"
+                )
+                for name, data in datasets[max_length].items()
+            }
             torch.manual_seed(0)
             gpt = GPT(config)
             if state is not None:

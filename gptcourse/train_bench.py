@@ -6,8 +6,9 @@
 Both models get the same configuration, the same weights (the course's, copied into
 ``GPT2LMHeadModel``), the same batches and the same step: autocast forward, the
 cross-entropy of the logits, backward, fused AdamW, gradients set to ``None``. Each is
-timed ``torch.compile``'d and eager, one after the other, and the best of ``repeats``
-timings of ``steps`` steps is kept (on a shared machine, raise ``--repeats``). Tokens per
+timed ``torch.compile``'d and eager, and the best of ``repeats`` timings of ``steps``
+steps is kept. On a CPU the variants are timed in turn (a busy moment of a shared machine
+hits them all); on a GPU one after the other. Tokens per
 second and the MFU (against :data:`gptcourse.throughput.PEAK_TFLOPS`, or ``--peak-tflops``)
 are printed side by side.
 
@@ -85,15 +86,18 @@ def bench_train(
     repeats: int = 3,
     peak: float | None = None,
     seed: int = 0,
+    interleave: bool = False,
     deadline: float | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Tokens per second and MFU of training steps, per implementation and mode.
 
-    The variants run one after the other, compiled ones first: each is built, warmed up
-    (compilation happens there), timed ``repeats`` times ``steps`` steps (the best time
-    counts), and freed.
+    Each variant (compiled ones first) is built and warmed up (compilation happens there),
+    then timed ``repeats`` times ``steps`` steps; the best time counts. By default the
+    variants run one after the other, each freed before the next (a GPU holds one at a
+    time); ``interleave`` keeps them all and times them in turn, so that a busy moment of a
+    shared machine hits every variant alike.
 
     Args:
         config: the model's configuration (dropout is set to 0 for both models).
@@ -102,7 +106,7 @@ def bench_train(
         transformers: also time transformers' ``GPT2LMHeadModel``.
         steps, warmup, repeats: see above.
         peak: the peak TFLOP/s for MFU when the table does not know the device.
-        deadline: a ``time.time()`` after which no new variant starts.
+        deadline: a ``time.time()`` after which no new variant starts (one after the other).
         on_row: called with the result so far after each variant (to save it at once).
 
     Returns:
@@ -138,54 +142,71 @@ def bench_train(
         "skipped": [],
     }
     implementations = ["gptcourse"] + (["transformers"] if transformers else [])
-    for compiled in modes:
-        for implementation in implementations:
-            name = f"{implementation} {'compiled' if compiled else 'eager'}"
-            if deadline is not None and time.time() > deadline:
-                result["skipped"].append(name)
-                log(f"out of time: {name} skipped")
-                continue
-            torch.manual_seed(seed)
-            with torch.device(device):
-                model = GPT(config)
-            if implementation == "transformers":
-                from gptcourse.gpt2_weights import to_transformers
+    names = [(i, c) for c in modes for i in implementations]
 
-                model = to_transformers(model, attn_implementation="sdpa")
-            model.train()
-            optimizer = configure_adamw(model, lr=1e-4, weight_decay=0.1)
-            module = torch.compile(model) if compiled else model
-            step = _step_fn(module, optimizer, precision, x, y, implementation == "transformers")
-            log(f"warming up {name} ...")
-            began = time.perf_counter()
-            for _ in range(warmup):
-                step()
-            _sync(device)
-            warmup_s = time.perf_counter() - began
-            best = float("inf")
-            for _ in range(repeats):
-                _sync(device)
-                began = time.perf_counter()
-                for _ in range(steps):
-                    step()
-                _sync(device)
-                best = min(best, (time.perf_counter() - began) / steps)
-            tokens_per_s = tokens / best
-            result["rows"].append(
-                {
-                    "model": implementation,
-                    "compiled": compiled,
-                    "tokens_per_s": tokens_per_s,
-                    "mfu": mfu(tokens_per_s, per_token, peak_value * 1e12) if peak_value else None,
-                    "step_ms": 1000 * best,
-                    "warmup_s": warmup_s,
-                }
-            )
-            del model, optimizer, module, step
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            if on_row is not None:
-                on_row(result)
+    def build(implementation: str, compiled: bool) -> tuple[Callable[[], None], float]:
+        """The variant's step, and the seconds its warm-up took."""
+        torch.manual_seed(seed)
+        with torch.device(device):
+            model = GPT(config)
+        if implementation == "transformers":
+            from gptcourse.gpt2_weights import to_transformers
+
+            model = to_transformers(model, attn_implementation="sdpa")
+        model.train()
+        optimizer = configure_adamw(model, lr=1e-4, weight_decay=0.1)
+        module = torch.compile(model) if compiled else model
+        step = _step_fn(module, optimizer, precision, x, y, implementation == "transformers")
+        log(f"warming up {implementation} {'compiled' if compiled else 'eager'} ...")
+        began = time.perf_counter()
+        for _ in range(warmup):
+            step()
+        _sync(device)
+        return step, time.perf_counter() - began
+
+    def timed(step: Callable[[], None]) -> float:
+        _sync(device)
+        began = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        return (time.perf_counter() - began) / steps
+
+    def row(implementation: str, compiled: bool, best: float, warmup_s: float) -> dict:
+        tokens_per_s = tokens / best
+        return {
+            "model": implementation,
+            "compiled": compiled,
+            "tokens_per_s": tokens_per_s,
+            "mfu": mfu(tokens_per_s, per_token, peak_value * 1e12) if peak_value else None,
+            "step_ms": 1000 * best,
+            "warmup_s": warmup_s,
+        }
+
+    if interleave:  # every variant alive at once, timed in turn
+        built = [(name, *build(*name)) for name in names]
+        best = {name: timed(step) for name, step, _ in built}
+        for _ in range(repeats - 1):
+            for name, step, _ in built:
+                best[name] = min(best[name], timed(step))
+        result["rows"] = [row(*name, best[name], warmup_s) for name, _, warmup_s in built]
+        if on_row is not None:
+            on_row(result)
+        return result
+    for implementation, compiled in names:  # one after the other, each freed after
+        if deadline is not None and time.time() > deadline:
+            skipped = f"{implementation} {'compiled' if compiled else 'eager'}"
+            result["skipped"].append(skipped)
+            log(f"out of time: {skipped} skipped")
+            continue
+        step, warmup_s = build(implementation, compiled)
+        best = min(timed(step) for _ in range(repeats))
+        result["rows"].append(row(implementation, compiled, best, warmup_s))
+        del step
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        if on_row is not None:
+            on_row(result)
     return result
 
 
@@ -264,6 +285,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             warmup=args.warmup,
             repeats=args.repeats,
             peak=args.peak_tflops,
+            interleave=device.type == "cpu",
         )
     result["preset"] = preset
     print(format_table(result))
