@@ -240,7 +240,7 @@ def _train_record(trainer, result, config) -> dict[str, Any]:
 def _pretrain(settings: dict[str, Any], work: Path, deadline: float, name: str):
     from gptcourse.precision import pick_device
     from gptcourse.train_config import get_config
-    from gptcourse.trainer import Trainer
+    from gptcourse.trainer import Trainer, TrainingDiverged
 
     overrides = dict(settings["overrides"])
     device = pick_device(overrides.get("device", "auto"))
@@ -253,10 +253,23 @@ def _pretrain(settings: dict[str, Any], work: Path, deadline: float, name: str):
     )
     config = get_config(settings["config"], **overrides)
     run_dir = work / name
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    trainer = Trainer(config, out_dir=run_dir)
-    result = trainer.fit()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        trainer = Trainer(config, out_dir=run_dir)
+        result = trainer.fit()
+    except (TrainingDiverged, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        if not config.compile:
+            raise
+        # A compiler failure should not cost the run: the same run, eager.
+        traceback.print_exc()
+        print(f"{name}: compiled training failed ({type(e).__name__}); again, eager", flush=True)
+        config = config.replace(compile=False, max_time=_time_left(deadline, margin=25.0))
+        shutil.rmtree(run_dir, ignore_errors=True)
+        trainer = Trainer(config, out_dir=run_dir)
+        result = trainer.fit()
+        result.peak_source += f"; torch.compile failed: {type(e).__name__}: {e}"[:500]
     return trainer, result, config
 
 

@@ -199,8 +199,14 @@ def bench_train(
             result["skipped"].append(skipped)
             log(f"out of time: {skipped} skipped")
             continue
-        step, warmup_s = build(implementation, compiled)
-        best = min(timed(step) for _ in range(repeats))
+        try:
+            step, warmup_s = build(implementation, compiled)
+            best = min(timed(step) for _ in range(repeats))
+        except Exception as e:  # e.g. a compiler failure: the other variants still run
+            name = f"{implementation} {'compiled' if compiled else 'eager'}"
+            result.setdefault("errors", {})[name] = f"{type(e).__name__}: {e}"[:2000]
+            log(f"{name} failed: {type(e).__name__}: {e}")
+            continue
         result["rows"].append(row(implementation, compiled, best, warmup_s))
         del step
         if device.type == "cuda":
@@ -233,6 +239,8 @@ def format_table(result: dict[str, Any]) -> str:
             f"{row['tokens_per_s']:12,.0f} {utilisation} {row['step_ms']:9.1f} "
             f"{row['warmup_s']:10.1f}"
         )
+    for name, error in result.get("errors", {}).items():
+        lines.append(f"{name} failed: {error.splitlines()[0] if error else ''}")
     if result.get("skipped"):
         lines.append(f"out of time, not measured: {', '.join(result['skipped'])}")
     by = {(r["model"], r["compiled"]): r["tokens_per_s"] for r in result["rows"]}
