@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tools.notebooks import apply_kernel_env
 
 apply_kernel_env(validate=True)
@@ -26,6 +28,19 @@ NO_BROWSER = "no Chromium to open the book with"
 INSTALL_BROWSER = "sudo apt-get install chromium"
 
 _failed_notebooks: set[str] = set()
+
+
+@pytest.fixture
+def one_cpu_thread():
+    """Run a test on one CPU thread: the models of the unit tests are so small that a
+    second thread only adds synchronisation, which costs dearly when the cores are busy
+    (the same tests take ten times longer on two threads of a loaded machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pytest_configure(config):
