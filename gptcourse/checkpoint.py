@@ -6,8 +6,9 @@ A checkpoint is a folder, ``<run>/checkpoints/step-000250/``, holding
   pickle; the tied embedding and output layer are stored once);
 - ``state.pt``: the rest, tensors and plain values only (read with
   ``torch.load(weights_only=True)``): the optimizer's moments, the learning-rate
-  schedule, the gradient scaler, every random generator's state, the step and the
-  position in the data;
+  schedule, the gradient scaler, the state of every random generator training uses
+  (PyTorch's on the CPU and the GPU, the batches' own; training draws nothing from
+  Python's or NumPy's), the step and the position in the data;
 - ``config.json``: the configuration that produced it;
 - ``manifest.json``, written last: the size and SHA-256 of the three other files.
 
