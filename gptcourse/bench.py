@@ -1,12 +1,15 @@
 """Benchmarks of the course's code (not tests: the figures depend on the machine).
 
     python -m gptcourse.bench generate [--preset gpt-micro] [--lengths 128 512 1024]
+    python -m gptcourse.bench train [--device cpu] [--compile none|both|only] [--repeats 5]
 
 ``generate`` times greedy generation, side by side on the same random weights: the
 course's GPT with its key/value cache, without it, and transformers'
 ``GPT2LMHeadModel.generate``, in tokens per second, on the CPU and on a GPU when there
-is one. It also checks that the three produce the same tokens. More subcommands (e.g.
-``train``) go in :data:`COMMANDS`.
+is one. It also checks that the three produce the same tokens. ``train`` times training
+steps of the course's GPT and of transformers' GPT-2 on the same configuration and batch,
+eager and compiled, in tokens per second and MFU (see :mod:`gptcourse.train_bench`). More
+subcommands go in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Callable
 
 import torch
 
+from gptcourse import train_bench
 from gptcourse.generation import generate
 from gptcourse.model import GPT, PRESETS, GPTConfig, count_parameters
 
@@ -164,6 +168,13 @@ COMMANDS["generate"] = (
     "generation speed: the GPT with and without its cache, and transformers",
     _generate_arguments,
     _print_generate,
+)
+
+
+COMMANDS["train"] = (
+    "training speed: the GPT and transformers' GPT-2, eager and compiled, tokens/s and MFU",
+    train_bench.add_arguments,
+    train_bench.run,
 )
 
 

