@@ -36,6 +36,7 @@ Pretraining and fine-tuning (``python -m gptcourse.train --config shakespeare-ch
 - :mod:`gptcourse.gpu_runs` -- ``make gpu``: the GPU runs of both chapters, in one command.
 - :mod:`gptcourse.checks` -- automatic checks for the exercises.
 - :mod:`gptcourse.plotting` -- the course's figure style: sizes, fonts, colour bars.
+- :mod:`gptcourse.glue` -- numbers computed in a chapter, quoted in its prose.
 
 Every language model of the course is called the same way, ``logits, loss =
 model(idx, targets)``, with -100 in ``targets`` at positions that do not count.

@@ -7,7 +7,7 @@ attend to, with weights given by a softmax over its scaled dot products with the
     output  = weights @ v                    # (T_q, d_v)
 
 :func:`scaled_dot_product_attention` computes exactly that (and returns the weights);
-:class:`MultiHeadAttention` runs ``n_heads`` of them side by side in subspaces of the
+:class:`MultiHeadAttention` runs ``n_head`` of them side by side in subspaces of the
 model's width, and :class:`CausalSelfAttention` is its causal case, the attention of a
 GPT. It returns its output only; :meth:`MultiHeadAttention.attention_weights` gives the
 weights, for pictures. Masks are boolean and follow one convention throughout: ``True``
@@ -16,13 +16,13 @@ means "may attend".
 For generation, a :class:`KVCache` keeps the keys and values of the positions already
 seen, so that each new token computes its own query, key and value only:
 
-    >>> x = torch.randn(2, 5, 16)                       # (B, T, d_model)
-    >>> attn = CausalSelfAttention(d_model=16, n_heads=4)
-    >>> tuple(attn(x).shape)                            # (B, T, d_model)
+    >>> x = torch.randn(2, 5, 16)                       # (B, T, n_embd)
+    >>> attn = CausalSelfAttention(n_embd=16, n_head=4)
+    >>> tuple(attn(x).shape)                            # (B, T, n_embd)
     (2, 5, 16)
     >>> tuple(attn.attention_weights(x).shape)          # (B, H, T, T)
     (2, 4, 5, 5)
-    >>> cache = KVCache(batch_size=2, n_heads=4, head_dim=4, capacity=5)
+    >>> cache = KVCache(batch_size=2, n_head=4, head_dim=4, capacity=5)
     >>> first, last = attn(x[:, :4], cache=cache), attn(x[:, 4:], cache=cache)
     >>> torch.allclose(last, attn(x)[:, 4:], atol=1e-6)
     True
@@ -180,7 +180,7 @@ class KVCache:
     once, for ``capacity`` positions, and each step writes into them in place.
 
     Args:
-        batch_size, n_heads, head_dim: ``B``, ``H`` and ``D`` of the keys and values.
+        batch_size, n_head, head_dim: ``B``, ``H`` and ``D`` of the keys and values.
         capacity: the most positions it holds (prompt plus generated tokens).
         device, dtype: those of the model's activations.
 
@@ -192,7 +192,7 @@ class KVCache:
     def __init__(
         self,
         batch_size: int,
-        n_heads: int,
+        n_head: int,
         head_dim: int,
         capacity: int,
         *,
@@ -201,12 +201,12 @@ class KVCache:
     ):
         for name, value in (
             ("batch_size", batch_size),
-            ("n_heads", n_heads),
+            ("n_head", n_head),
             ("head_dim", head_dim),
             ("capacity", capacity),
         ):
             check_size(name, value)
-        shape = (batch_size, n_heads, capacity, head_dim)
+        shape = (batch_size, n_head, capacity, head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.length = 0
@@ -249,17 +249,17 @@ class KVCache:
 
 
 class MultiHeadAttention(nn.Module):
-    """Multi-head self-attention over a sequence of ``d_model``-wide vectors.
+    """Multi-head self-attention over a sequence of ``n_embd``-wide vectors.
 
-    The input is projected to queries, keys and values of width ``d_model`` (one
+    The input is projected to queries, keys and values of width ``n_embd`` (one
     ``Linear`` for the three, like GPT-2 and :class:`torch.nn.MultiheadAttention`), each
-    is split into ``n_heads`` heads of width ``head_dim = d_model // n_heads``, every
+    is split into ``n_head`` heads of width ``head_dim = n_embd // n_head``, every
     head attends on its own, and the heads' outputs are concatenated and projected back
-    to ``d_model``.
+    to ``n_embd``.
 
     Args:
-        d_model: the width of the input and output vectors, ``C``.
-        n_heads: the number of heads, ``H``; must divide ``d_model``.
+        n_embd: the width of the input and output vectors, ``C``.
+        n_head: the number of heads, ``H``; must divide ``n_embd``.
         causal: let each position attend only to itself and earlier positions.
         bias: whether the two projections have biases.
         dropout: dropout probability, at two places (used only in training mode): on
@@ -268,9 +268,9 @@ class MultiHeadAttention(nn.Module):
             to rotate the queries and keys by their positions (RoPE), or ``None``.
 
     Attributes:
-        qkv_proj: ``Linear(d_model, 3 * d_model)``; its weight rows are the query,
+        qkv_proj: ``Linear(n_embd, 3 * n_embd)``; its weight rows are the query,
             key and value projections, in that order.
-        out_proj: ``Linear(d_model, d_model)``, applied to the concatenated heads.
+        out_proj: ``Linear(n_embd, n_embd)``, applied to the concatenated heads.
         attn_dropout: the dropout probability of the attention weights (applied inside
             PyTorch's fused attention).
         out_dropout: the ``nn.Dropout`` of the output.
@@ -278,42 +278,42 @@ class MultiHeadAttention(nn.Module):
 
     def __init__(
         self,
-        d_model: int,
-        n_heads: int,
+        n_embd: int,
+        n_head: int,
         causal: bool = False,
         bias: bool = True,
         dropout: float = 0.0,
         rotary: RotaryEmbedding | None = None,
     ):
         super().__init__()
-        check_size("d_model", d_model)
-        check_size("n_heads", n_heads)
-        if d_model % n_heads != 0:
+        check_size("n_embd", n_embd)
+        check_size("n_head", n_head)
+        if n_embd % n_head != 0:
             raise ValueError(
-                f"d_model={d_model} is not divisible by n_heads={n_heads}: each head needs "
-                f"d_model / n_heads dimensions (try n_heads in {_divisors(d_model)})"
+                f"n_embd={n_embd} is not divisible by n_head={n_head}: each head needs "
+                f"n_embd / n_head dimensions (try n_head in {_divisors(n_embd)})"
             )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.d_model = d_model
-        self.n_heads = n_heads
-        self.head_dim = d_model // n_heads
+        self.n_embd = n_embd
+        self.n_head = n_head
+        self.head_dim = n_embd // n_head
         self.causal = causal
         if rotary is not None and rotary.head_dim != self.head_dim:
             raise ValueError(
-                f"rotary has head_dim={rotary.head_dim}, but the heads of d_model={d_model} "
-                f"with n_heads={n_heads} are {self.head_dim} wide"
+                f"rotary has head_dim={rotary.head_dim}, but the heads of n_embd={n_embd} "
+                f"with n_head={n_head} are {self.head_dim} wide"
             )
         self.rotary = rotary
-        self.qkv_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
-        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.qkv_proj = nn.Linear(n_embd, 3 * n_embd, bias=bias)
+        self.out_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.attn_dropout = dropout
         self.out_dropout = nn.Dropout(dropout)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C)`` -> ``(B, H, T, C / H)``: one sequence per head."""
         B, T, C = x.shape
-        return x.view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
+        return x.view(B, T, self.n_head, self.head_dim).transpose(1, 2)
 
     @staticmethod
     def merge_heads(x: torch.Tensor) -> torch.Tensor:
@@ -334,9 +334,9 @@ class MultiHeadAttention(nn.Module):
         being the cache's length). With a ``cache``, the new keys and values are appended
         to it and those of every position so far are returned (``T_k = cache.length``).
         """
-        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.d_model:
+        if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[-1] != self.n_embd:
             got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"expected input of shape (B, T, d_model={self.d_model}), got {got}")
+            raise ValueError(f"expected input of shape (B, T, n_embd={self.n_embd}), got {got}")
         B, T, C = x.shape
         q, k, v = self.qkv_proj(x).split(C, dim=-1)  # 3 x (B, T, C)
         q, k, v = self.split_heads(q), self.split_heads(k), self.split_heads(v)  # (B, H, T, D)
@@ -360,7 +360,7 @@ class MultiHeadAttention(nn.Module):
         """Attend over the sequence ``x`` (and the cached positions, with a ``cache``).
 
         Args:
-            x: ``(B, T, d_model)``: the new positions.
+            x: ``(B, T, n_embd)``: the new positions.
             mask: optional bool tensor broadcastable to ``(B, H, T, T_k)``, ``True`` = may
                 attend (e.g. ``(B, 1, 1, T_k)`` to hide padding); combined with the causal
                 mask when the module is causal. ``T_k`` is ``T`` plus the cached positions.
@@ -369,7 +369,7 @@ class MultiHeadAttention(nn.Module):
             cache: the layer's :class:`KVCache`; the new keys and values are appended.
 
         Returns:
-            ``y`` of shape ``(B, T, d_model)``.
+            ``y`` of shape ``(B, T, n_embd)``.
 
         The heads run in :func:`torch.nn.functional.scaled_dot_product_attention`,
         PyTorch's fused kernel, which computes what :func:`scaled_dot_product_attention`
@@ -420,7 +420,7 @@ class MultiHeadAttention(nn.Module):
 
     def extra_repr(self) -> str:
         return (
-            f"d_model={self.d_model}, n_heads={self.n_heads}, causal={self.causal}, "
+            f"n_embd={self.n_embd}, n_head={self.n_head}, causal={self.causal}, "
             f"attn_dropout={self.attn_dropout}"
         )
 
@@ -430,13 +430,13 @@ class CausalSelfAttention(MultiHeadAttention):
 
     def __init__(
         self,
-        d_model: int,
-        n_heads: int,
+        n_embd: int,
+        n_head: int,
         bias: bool = True,
         dropout: float = 0.0,
         rotary: RotaryEmbedding | None = None,
     ):
-        super().__init__(d_model, n_heads, causal=True, bias=bias, dropout=dropout, rotary=rotary)
+        super().__init__(n_embd, n_head, causal=True, bias=bias, dropout=dropout, rotary=rotary)
 
 
 def _divisors(n: int) -> list[int]:

@@ -57,6 +57,29 @@ def train_val_split(
     return ids[: len(ids) - n_val], ids[len(ids) - n_val :]
 
 
+def split_text(text: str, val_fraction: float = 0.1) -> tuple[str, str]:
+    """The course's one train/validation split of a text: its last ``val_fraction`` is held out.
+
+    The boundary is the one :func:`train_val_split` draws on the text's characters, so a
+    character-level model and a model of any other tokenizer (which encodes the two parts
+    separately) are measured on the same validation text.
+
+        >>> split_text("abcdefghij", 0.2)
+        ('abcdefgh', 'ij')
+
+    Returns:
+        ``(train_text, val_text)``, with ``len(val_text) == int(len(text) * val_fraction)``.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {_args.shown(text)}")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise TypeError(f"val_fraction must be a number, got {_args.shown(val_fraction)}")
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    n_val = int(len(text) * val_fraction)
+    return text[: len(text) - n_val], text[len(text) - n_val :]
+
+
 def get_batch(
     ids: torch.Tensor,
     batch_size: int,

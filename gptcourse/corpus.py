@@ -1,7 +1,7 @@
 """A corpus as token ids, and the stream of random training batches drawn from it.
 
 Pretraining reads a corpus as one long array of token ids, split into a training head
-and a validation tail (:func:`~gptcourse.batches.train_val_split`), and draws each batch
+and a validation tail (:func:`~gptcourse.batches.split_text`), and draws each batch
 as random windows of it (:func:`~gptcourse.batches.get_batch`). :class:`BatchStream` is
 that draw with its own random generator, whose state goes into every checkpoint, so
 that a resumed run draws exactly the batches that an uninterrupted one would have.
@@ -24,7 +24,7 @@ import torch
 
 from gptcourse import data
 from gptcourse._validation import check_size
-from gptcourse.batches import get_batch, train_val_split
+from gptcourse.batches import get_batch, split_text
 from gptcourse.char_tokenizer import CharTokenizer
 
 __all__ = ["TOKENIZERS", "Tokenizer", "load_tokenizer", "Corpus", "BatchStream"]
@@ -96,10 +96,14 @@ class Corpus:
 
     @classmethod
     def from_text(cls, text: str, tokenizer: str = "char", val_fraction: float = 0.1) -> Corpus:
-        """Tokenise ``text`` and split it: the last ``val_fraction`` is validation."""
+        """Split ``text`` (:func:`~gptcourse.batches.split_text`: the last ``val_fraction``
+        of its characters is validation, for every tokenizer) and tokenise both parts."""
         tok = load_tokenizer(tokenizer, text)
-        ids = torch.tensor(tok.encode(text), dtype=torch.int32)  # (N,), 4 bytes a token
-        train, val = train_val_split(ids, val_fraction)
+        train_text, val_text = split_text(text, val_fraction)
+        # (N,) each, 4 bytes a token
+        train, val = (
+            torch.tensor(tok.encode(t), dtype=torch.int32) for t in (train_text, val_text)
+        )
         return cls(train, val, tok)
 
     @classmethod

@@ -1,13 +1,13 @@
 """Positional encodings: telling a Transformer where each token is.
 
 Self-attention treats its input as a set: permute the tokens and the outputs are
-permuted the same way. Three ways of giving it the order, as in chapter 5:
+permuted the same way. Three ways of giving it the order, as in chapter 6:
 
 - **sinusoidal** (the original Transformer): a fixed vector per position, added to the
   token embeddings, with ``PE[p, 2i] = sin(p * w_i)`` and ``PE[p, 2i + 1] = cos(p * w_i)``
-  where ``w_i = base ** (-2i / d_model)``. :func:`sinusoidal_encoding` builds the table and
+  where ``w_i = base ** (-2i / n_embd)``. :func:`sinusoidal_encoding` builds the table and
   :class:`SinusoidalPositionalEncoding` adds it.
-- **learned** (GPT-2): a trained ``(block_size, d_model)`` table, added to the token
+- **learned** (GPT-2): a trained ``(block_size, n_embd)`` table, added to the token
   embeddings: :class:`LearnedPositionalEmbedding`.
 - **rotary** (RoPE; Llama and most recent models): inside attention, each pair of query
   and key dimensions is rotated by an angle proportional to the position, so that
@@ -19,7 +19,7 @@ Pairing convention: both the sinusoidal table and the rotary embedding pair dime
 conventions differ by a fixed permutation of the dimensions, which leaves every
 query-key score unchanged.
 
-    >>> pe = sinusoidal_encoding(block_size=4, d_model=6)
+    >>> pe = sinusoidal_encoding(block_size=4, n_embd=6)
     >>> pe.shape
     torch.Size([4, 6])
     >>> pe[0].tolist()  # position 0: sin(0) = 0 and cos(0) = 1
@@ -94,60 +94,60 @@ def _check_floating(x: torch.Tensor) -> None:
 
 
 def frequencies(
-    d_model: int,
+    n_embd: int,
     base: float = 10000.0,
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The angular frequencies ``w_i = base ** (-2i / d_model)``, shape ``(d_model // 2,)``.
+    """The angular frequencies ``w_i = base ** (-2i / n_embd)``, shape ``(n_embd // 2,)``.
 
     Pair ``i`` of dimensions turns by ``w_i`` radians per position: its wavelength
     ``2 pi / w_i`` grows geometrically from ``2 pi`` (``i = 0``) towards ``base * 2 pi``.
     """
-    _check_even("d_model", d_model)
+    _check_even("n_embd", n_embd)
     _check_base(base)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64, device=device)
-    return (float(base) ** (-two_i / d_model)).to(dtype)
+    two_i = torch.arange(0, n_embd, 2, dtype=torch.float64, device=device)
+    return (float(base) ** (-two_i / n_embd)).to(dtype)
 
 
 def sinusoidal_encoding(
     block_size: int,
-    d_model: int,
+    n_embd: int,
     base: float = 10000.0,
     *,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The sinusoidal positions of *Attention Is All You Need*, ``(block_size, d_model)``.
+    """The sinusoidal positions of *Attention Is All You Need*, ``(block_size, n_embd)``.
 
-    ``PE[p, 2i] = sin(p / base ** (2i / d_model))`` and
-    ``PE[p, 2i + 1] = cos(p / base ** (2i / d_model))``, for positions ``p = 0 .. block_size - 1``.
+    ``PE[p, 2i] = sin(p / base ** (2i / n_embd))`` and
+    ``PE[p, 2i + 1] = cos(p / base ** (2i / n_embd))``, for positions ``p = 0 .. block_size - 1``.
     Computed in float64, then cast to ``dtype``.
 
     Raises:
-        ValueError: ``d_model`` is odd or a size is not a positive integer.
+        ValueError: ``n_embd`` is odd or a size is not a positive integer.
     """
     _check_positive(block_size=block_size)
-    w = frequencies(d_model, base, dtype=torch.float64, device=device)  # (d_model/2,)
+    w = frequencies(n_embd, base, dtype=torch.float64, device=device)  # (n_embd/2,)
     angles = torch.arange(block_size, dtype=torch.float64, device=device)[:, None] * w  # (T, d/2)
     pe = torch.stack((angles.sin(), angles.cos()), dim=-1)  # (T, d/2, 2): (sin, cos) pairs
-    return pe.flatten(-2).to(dtype)  # (T, d_model), interleaved sin, cos, sin, cos, ...
+    return pe.flatten(-2).to(dtype)  # (T, n_embd), interleaved sin, cos, sin, cos, ...
 
 
 def sinusoidal_shift_matrix(
-    k: int, d_model: int, base: float = 10000.0, *, dtype: torch.dtype = torch.float32
+    k: int, n_embd: int, base: float = 10000.0, *, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
-    """The matrix ``M_k`` of shape ``(d_model, d_model)`` with ``PE[p + k] = M_k @ PE[p]``, all p.
+    """The matrix ``M_k`` of shape ``(n_embd, n_embd)`` with ``PE[p + k] = M_k @ PE[p]``, all p.
 
     It is block-diagonal: pair ``i`` is multiplied by
     ``[[cos(k w_i), sin(k w_i)], [-sin(k w_i), cos(k w_i)]]``, a rotation that depends
     on the offset ``k`` only (``k`` may be negative).
     """
-    w = frequencies(d_model, base, dtype=torch.float64)
+    w = frequencies(n_embd, base, dtype=torch.float64)
     c, s = torch.cos(k * w), torch.sin(k * w)
-    M = torch.zeros(d_model, d_model, dtype=torch.float64)
-    i = torch.arange(0, d_model, 2)
+    M = torch.zeros(n_embd, n_embd, dtype=torch.float64)
+    i = torch.arange(0, n_embd, 2)
     M[i, i], M[i, i + 1] = c, s  # new sin = sin * cos(kw) + cos * sin(kw)
     M[i + 1, i], M[i + 1, i + 1] = -s, c  # new cos = cos * cos(kw) - sin * sin(kw)
     return M.to(dtype)
@@ -178,28 +178,28 @@ class SinusoidalPositionalEncoding(nn.Module):
     Args:
         block_size: the longest sequence it accepts (the formula works for any position;
             this only sizes the stored table).
-        d_model: the embedding width, even.
+        n_embd: the embedding width, even.
         base: 10000 in the original Transformer.
     """
 
     pe: torch.Tensor
 
-    def __init__(self, block_size: int, d_model: int, base: float = 10000.0):
+    def __init__(self, block_size: int, n_embd: int, base: float = 10000.0):
         super().__init__()
-        self.block_size, self.d_model = block_size, d_model
+        self.block_size, self.n_embd = block_size, n_embd
         # A buffer: moves with .to(device) but is not trained and not saved.
-        self.register_buffer("pe", sinusoidal_encoding(block_size, d_model, base), persistent=False)
+        self.register_buffer("pe", sinusoidal_encoding(block_size, n_embd, base), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(B, T, d_model)`` (or ``(T, d_model)``) -> ``x + PE[:T]``, same shape."""
-        _check_last_dim(x, self.d_model, "d_model")
+        """``x``: ``(B, T, n_embd)`` (or ``(T, n_embd)``) -> ``x + PE[:T]``, same shape."""
+        _check_last_dim(x, self.n_embd, "n_embd")
         _check_floating(x)
         T = x.shape[-2]
         _check_length(T, self.block_size, "the stored table", "build it with a larger block_size")
         return x + self.pe[:T].to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"block_size={self.block_size}, d_model={self.d_model}"
+        return f"block_size={self.block_size}, n_embd={self.n_embd}"
 
 
 class LearnedPositionalEmbedding(nn.Module):
@@ -211,16 +211,16 @@ class LearnedPositionalEmbedding(nn.Module):
     beyond ``block_size`` has no row at all.
     """
 
-    def __init__(self, block_size: int, d_model: int):
+    def __init__(self, block_size: int, n_embd: int):
         super().__init__()
-        _check_positive(block_size=block_size, d_model=d_model)
-        self.block_size, self.d_model = block_size, d_model
-        self.table = nn.Embedding(block_size, d_model)  # weight: (block_size, d_model)
+        _check_positive(block_size=block_size, n_embd=n_embd)
+        self.block_size, self.n_embd = block_size, n_embd
+        self.table = nn.Embedding(block_size, n_embd)  # weight: (block_size, n_embd)
         nn.init.normal_(self.table.weight, mean=0.0, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``(B, T, d_model)`` (or ``(T, d_model)``) -> ``x + table[:T]``, same shape."""
-        _check_last_dim(x, self.d_model, "d_model")
+        """``x``: ``(B, T, n_embd)`` (or ``(T, n_embd)``) -> ``x + table[:T]``, same shape."""
+        _check_last_dim(x, self.n_embd, "n_embd")
         _check_floating(x)
         T = x.shape[-2]
         _check_length(
@@ -230,10 +230,10 @@ class LearnedPositionalEmbedding(nn.Module):
             "a model with learned positions cannot read longer sequences",
         )
         positions = torch.arange(T, device=x.device)  # (T,)
-        return x + self.table(positions)  # (T, d_model) broadcasts over the batch
+        return x + self.table(positions)  # (T, n_embd) broadcasts over the batch
 
     def extra_repr(self) -> str:
-        return f"block_size={self.block_size}, d_model={self.d_model}"
+        return f"block_size={self.block_size}, n_embd={self.n_embd}"
 
 
 class RotaryEmbedding(nn.Module):

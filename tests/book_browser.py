@@ -8,7 +8,7 @@ never downloads a browser of its own.
 
 Run it by hand to see the measurements of one page::
 
-    .venv/bin/python tests/book_browser.py chapters/03_self_attention
+    .venv/bin/python tests/book_browser.py chapters/04_self_attention
 """
 
 from __future__ import annotations

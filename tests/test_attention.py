@@ -175,7 +175,7 @@ def test_gradcheck():
 
 def test_causality_future_tokens_do_not_change_earlier_outputs():
     torch.manual_seed(0)
-    attn = CausalSelfAttention(d_model=16, n_heads=4).double()
+    attn = CausalSelfAttention(n_embd=16, n_head=4).double()
     x = torch.randn(2, 10, 16, dtype=F64)
     changed = x.clone()
     changed[:, 6:] = torch.randn(2, 4, 16, dtype=F64)
@@ -190,7 +190,7 @@ def test_causality_future_tokens_do_not_change_earlier_outputs():
 def test_causality_by_the_jacobian():
     """Output t depends on input s only when s <= t."""
     torch.manual_seed(1)
-    attn = CausalSelfAttention(d_model=8, n_heads=2).double()
+    attn = CausalSelfAttention(n_embd=8, n_head=2).double()
     x = torch.randn(1, 6, 8, dtype=F64)
     jac = torch.autograd.functional.jacobian(lambda x: attn(x), x)  # (1, 6, 8, 1, 6, 8)
     depends = jac[0, :, :, 0].abs().sum(dim=(1, 3)) > 0  # (T_out, T_in)
@@ -199,7 +199,7 @@ def test_causality_by_the_jacobian():
 
 def test_non_causal_attention_is_permutation_equivariant():
     torch.manual_seed(2)
-    attn = MultiHeadAttention(d_model=12, n_heads=3).double()
+    attn = MultiHeadAttention(n_embd=12, n_head=3).double()
     x = torch.randn(2, 7, 12, dtype=F64)
     perm = torch.randperm(7)
     torch.testing.assert_close(attn(x[:, perm]), attn(x)[:, perm], **TOL)
@@ -213,7 +213,7 @@ def test_non_causal_attention_is_permutation_equivariant():
 
 def test_causal_attention_is_not_permutation_equivariant():
     torch.manual_seed(3)
-    attn = CausalSelfAttention(d_model=12, n_heads=3).double()
+    attn = CausalSelfAttention(n_embd=12, n_head=3).double()
     x = torch.randn(1, 7, 12, dtype=F64)
     perm = torch.tensor([6, 5, 4, 3, 2, 1, 0])
     assert not torch.allclose(attn(x[:, perm]), attn(x)[:, perm])
@@ -222,9 +222,9 @@ def test_causal_attention_is_not_permutation_equivariant():
 # --- MultiHeadAttention ------------------------------------------------------------------
 
 
-def _mha(d_model=16, n_heads=4, causal=False, bias=True, seed=0):
+def _mha(n_embd=16, n_head=4, causal=False, bias=True, seed=0):
     torch.manual_seed(seed)
-    return MultiHeadAttention(d_model, n_heads, causal=causal, bias=bias).double().eval()
+    return MultiHeadAttention(n_embd, n_head, causal=causal, bias=bias).double().eval()
 
 
 def _explicit(attn, x, mask=None):
@@ -247,7 +247,7 @@ def test_fused_path_equals_the_explicit_one(causal):
 
 
 def test_heads_equal_separate_attentions_on_slices_of_the_projections():
-    attn = _mha(d_model=12, n_heads=3, causal=True)
+    attn = _mha(n_embd=12, n_head=3, causal=True)
     x = torch.randn(2, 5, 12, dtype=F64)
     W, b = attn.qkv_proj.weight, attn.qkv_proj.bias  # (3C, C), (3C,)
     heads = []
@@ -262,7 +262,7 @@ def test_heads_equal_separate_attentions_on_slices_of_the_projections():
 
 
 def test_split_and_merge_heads_are_inverse():
-    attn = _mha(d_model=12, n_heads=3)
+    attn = _mha(n_embd=12, n_head=3)
     x = torch.randn(2, 5, 12, dtype=F64)
     heads = attn.split_heads(x)
     assert heads.shape == (2, 3, 5, 4)
@@ -273,7 +273,7 @@ def test_split_and_merge_heads_are_inverse():
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("bias", [False, True])
 def test_equals_torch_multihead_attention(causal, bias):
-    ours = _mha(d_model=16, n_heads=4, causal=causal, bias=bias)
+    ours = _mha(n_embd=16, n_head=4, causal=causal, bias=bias)
     ref = nn.MultiheadAttention(16, 4, bias=bias, batch_first=True).double().eval()
     with torch.no_grad():
         ref.in_proj_weight.copy_(ours.qkv_proj.weight)
@@ -318,7 +318,7 @@ def test_equals_gpt2_attention_in_transformers(implementation):
     torch.manual_seed(0)
     gpt2 = transformers.GPT2Model(config).double().eval()
     theirs = gpt2.h[0].attn
-    ours = CausalSelfAttention(d_model=32, n_heads=4).double().eval()
+    ours = CausalSelfAttention(n_embd=32, n_head=4).double().eval()
     with torch.no_grad():  # GPT-2's Conv1D stores weights as (in, out): transpose them
         ours.qkv_proj.weight.copy_(theirs.c_attn.weight.T)
         ours.qkv_proj.bias.copy_(theirs.c_attn.bias)
@@ -347,8 +347,8 @@ def test_causal_self_attention_is_the_causal_case():
 
 
 def test_parameter_count_does_not_depend_on_the_number_of_heads():
-    for n_heads in (1, 2, 4, 8):
-        attn = MultiHeadAttention(64, n_heads)
+    for n_head in (1, 2, 4, 8):
+        attn = MultiHeadAttention(64, n_head)
         assert sum(p.numel() for p in attn.parameters()) == 4 * 64 * 64 + 4 * 64
 
 
@@ -365,7 +365,7 @@ def test_dropout_acts_in_training_only():
 def _one_hot_attention(dropout: float) -> tuple[MultiHeadAttention, torch.Tensor]:
     """One causal head whose output shows its weights: query i puts 1 / (i + 1) on each
     key j <= i (queries and keys are 0), and key j's value is the unit vector e_j."""
-    attn = CausalSelfAttention(d_model=8, n_heads=1, bias=False, dropout=dropout)
+    attn = CausalSelfAttention(n_embd=8, n_head=1, bias=False, dropout=dropout)
     with torch.no_grad():
         attn.qkv_proj.weight.zero_()
         attn.qkv_proj.weight[16:].copy_(torch.eye(8))  # v = x
@@ -501,14 +501,14 @@ def test_forward_reads_no_values_off_the_cpu():
 
 def test_d_model_not_divisible_by_n_heads():
     with pytest.raises(
-        ValueError, match=r"d_model=10 is not divisible by n_heads=3.*\[1, 2, 5, 10\]"
+        ValueError, match=r"n_embd=10 is not divisible by n_head=3.*\[1, 2, 5, 10\]"
     ):
         MultiHeadAttention(10, 3)
-    with pytest.raises(ValueError, match="d_model must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="n_embd must be a positive integer, got 0"):
         MultiHeadAttention(0, 2)
-    with pytest.raises(TypeError, match="n_heads must be an integer, got float 2.0"):
+    with pytest.raises(TypeError, match="n_head must be an integer, got float 2.0"):
         MultiHeadAttention(8, 2.0)
-    with pytest.raises(TypeError, match="d_model must be an integer, got str '8'"):
+    with pytest.raises(TypeError, match="n_embd must be an integer, got str '8'"):
         MultiHeadAttention("8", 2)
     with pytest.raises(ValueError, match="dropout must be in"):
         MultiHeadAttention(8, 2, dropout=1.5)
@@ -516,7 +516,7 @@ def test_d_model_not_divisible_by_n_heads():
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((2, 5, 12), r"d_model=16\), got \(2, 5, 12\)"), ((5, 16), r"got \(5, 16\)")],
+    [((2, 5, 12), r"n_embd=16\), got \(2, 5, 12\)"), ((5, 16), r"got \(5, 16\)")],
 )
 def test_input_of_the_wrong_shape(shape, message):
     with pytest.raises(ValueError, match=message):
@@ -541,7 +541,7 @@ def test_lists_and_arrays_are_refused_with_a_type_error():
         scaled_dot_product_attention(q.tolist(), k, v)
     with pytest.raises(TypeError, match="v must be a torch.Tensor, got ndarray"):
         scaled_dot_product_attention(q, k, v.numpy())
-    with pytest.raises(ValueError, match=r"\(B, T, d_model=16\), got list"):
+    with pytest.raises(ValueError, match=r"\(B, T, n_embd=16\), got list"):
         MultiHeadAttention(16, 4)([[0.0] * 16])
 
 

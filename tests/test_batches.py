@@ -83,3 +83,18 @@ def test_sizes_may_be_any_integer_type():
     assert x.shape == y.shape == (3, 5) and x.dtype == torch.long
     train, val = train_val_split(torch.arange(10), np.float32(0.2))
     assert (len(train), len(val)) == (8, 2)
+
+
+def test_split_text_draws_the_boundary_of_train_val_split():
+    from gptcourse.batches import split_text
+
+    text = "".join(chr(97 + i % 26) for i in range(1003))
+    train_text, val_text = split_text(text, 0.1)
+    ids = torch.tensor([ord(c) for c in text])
+    train, val = train_val_split(ids, 0.1)
+    assert train_text + val_text == text
+    assert (len(train_text), len(val_text)) == (len(train), len(val)) == (903, 100)
+    with pytest.raises(TypeError, match="text must be a str"):
+        split_text(ids)
+    with pytest.raises(ValueError, match=r"val_fraction must be in \[0, 1\), got 1.5"):
+        split_text(text, 1.5)

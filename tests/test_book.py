@@ -245,9 +245,9 @@ def test_launch_target_understands_the_buttons():
     )
     assert (
         launch_target(
-            "https://colab.research.google.com/github/o/r/blob/main/exercises/02_tokenisation.ipynb"
+            "https://colab.research.google.com/github/o/r/blob/main/exercises/03_tokenisation.ipynb"
         )
-        == "exercises/02_tokenisation.ipynb"
+        == "exercises/03_tokenisation.ipynb"
     )
     assert (
         launch_target(

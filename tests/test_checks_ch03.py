@@ -1,135 +1,228 @@
-"""The checks of chapter 3's exercises: right answers pass, each named mistake gets its hint."""
+"""Chapter 3's exercise checks: right answers pass, stubs and the usual mistakes are named."""
 
 from __future__ import annotations
 
-import math
+import re
+from collections import Counter
+from itertools import pairwise
 
 import pytest
-import torch
 
-from gptcourse import attention
+from gptcourse.bpe import merge_pair
 from gptcourse.checks import CheckFailed, ch03
 
 
-def _stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 3.1: replace this line with your code.")
+def stub(*args):
+    raise NotImplementedError("Exercise 2.1: replace this line with your code.")
 
 
-# --- causal_mask -------------------------------------------------------------------------
+# ---- right answers -------------------------------------------------------------------
 
 
-def test_causal_mask_right_answers_pass(capsys):
-    ch03.causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril())
-    ch03.causal_mask(lambda T: torch.arange(T)[None, :] <= torch.arange(T)[:, None])
-    assert "causal_mask: all 16 checks passed" in capsys.readouterr().out
+def right_count_pairs(ids):
+    return dict(Counter(pairwise(ids)))
+
+
+def right_encode(text, merges):
+    ids = list(text.encode("utf-8"))
+    for pair, new_id in sorted(merges.items(), key=lambda item: item[1]):  # in rank order
+        ids = merge_pair(ids, pair, new_id)
+    return ids
+
+
+def right_specials(text, encode, special_tokens):
+    pattern = "(" + "|".join(map(re.escape, sorted(special_tokens, key=len)[::-1])) + ")"
+    ids = []
+    for piece in re.split(pattern, text):
+        ids += [special_tokens[piece]] if piece in special_tokens else encode(piece)
+    return ids
 
 
 @pytest.mark.parametrize(
-    ("wrong", "message"),
+    ("check", "fn", "passed"),
     [
-        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), "not the upper one"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), "may attend to itself"),
+        (ch03.count_pairs, right_count_pairs, 5),
+        (ch03.merge, merge_pair, 12),
+        (ch03.encode_with_merges, right_encode, 8),
+        (ch03.encode_with_specials, right_specials, 6),
+    ],
+)
+def test_right_answers_pass(capsys, check, fn, passed):
+    check(fn)
+    assert f"all {passed} checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "check", [ch03.count_pairs, ch03.merge, ch03.encode_with_merges, ch03.encode_with_specials]
+)
+def test_untouched_stubs_are_reported(check):
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        check(stub)
+
+
+# ---- the usual mistakes --------------------------------------------------------------
+
+
+def _merge_loop(step):
+    """A merge that walks with ``step(ids, i, pair, new_id, out) -> next i``."""
+
+    def merge(ids, pair, new_id):
+        out, i = [], 0
+        while i < len(ids):
+            i = step(ids, i, pair, new_id, out)
+        return out
+
+    return merge
+
+
+def _no_skip(ids, i, pair, new_id, out):
+    out.append(new_id if tuple(ids[i : i + 2]) == pair else ids[i])
+    return i + 1
+
+
+def _drops_last(ids, pair, new_id):
+    out, i = [], 0
+    while i < len(ids) - 1:
+        if (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def _first_only(ids, pair, new_id):
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return ids[:i] + [new_id] + ids[i + 2 :]
+    return list(ids)
+
+
+def _mutates(ids, pair, new_id):
+    result = merge_pair(ids, pair, new_id)
+    ids[:] = result
+    return result
+
+
+def _encode_from(start, choose, once=False):
+    def encode(text, merges):
+        ids = start(text)
+        while True:
+            present = [p for p in pairwise(ids) if p in merges]
+            if not present:
+                return ids
+            pair = choose(present, merges)
+            ids = merge_pair(ids, pair, merges[pair])
+            if once:
+                return ids
+
+    return encode
+
+
+def utf8(text):
+    return list(text.encode("utf-8"))
+
+
+def chars(text):
+    return [ord(ch) for ch in text]
+
+
+def lowest(present, merges):
+    return min(present, key=merges.get)
+
+
+def _specials_ignored(text, encode, special_tokens):
+    return encode(text)
+
+
+def _specials_dropped(text, encode, special_tokens):
+    return [i for i in right_specials(text, encode, special_tokens) if i < 280]
+
+
+def _only_endoftext(text, encode, special_tokens):
+    return right_specials(text, encode, {"<|endoftext|>": special_tokens["<|endoftext|>"]})
+
+
+def _loses_the_tail(text, encode, special_tokens):
+    pieces = re.split("(<\\|endoftext\\|>|<\\|user\\|>)", text)
+    ids = []
+    for piece in pieces[:-1]:
+        ids += [special_tokens[piece]] if piece in special_tokens else encode(piece)
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("check", "wrong", "message"),
+    [
         (
-            lambda T: torch.ones(T, T, dtype=torch.bool).tril(1),
-            r"sees the token after it.*tril\(\)",
+            ch03.count_pairs,
+            lambda ids: dict(Counter(zip(ids[::2], ids[1::2], strict=False))),
+            "overlapping ones too",
         ),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(1), "True where attention is forbid"),
-        (lambda T: torch.ones(T, T).tril(), "expected a bool tensor"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).tril()[:, :-1], r"expected shape \(4, 4\)"),
-        (lambda T: [[True]], "expected a torch.Tensor, got list"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool), r"causal_mask\(4\): expected"),
-    ],
-)
-def test_causal_mask_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch03.causal_mask(wrong)
-
-
-def test_causal_mask_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch03.causal_mask(_stub)
-
-
-# --- attention_one_query -----------------------------------------------------------------
-
-
-def _one_query(q, K, V, scale=None, softmax=True, weights_only=False):
-    scores = K @ q * (1 / math.sqrt(len(q)) if scale is None else scale)
-    weights = torch.softmax(scores, 0) if softmax else scores
-    return weights if weights_only else weights @ V
-
-
-def test_attention_one_query_right_answer_passes(capsys):
-    ch03.attention_one_query(_one_query)
-    ch03.attention_one_query(
-        lambda q, K, V: attention.scaled_dot_product_attention(q[None], K, V)[0][0]
-    )
-    assert "attention_one_query: all 3 checks passed" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (lambda q, K, V: _one_query(q, K, V, scale=1.0), "without the scaling"),
-        (lambda q, K, V: _one_query(q, K, V, scale=1 / len(q)), "divided by d_k = 16"),
         (
-            lambda q, K, V: _one_query(q, K, V, scale=1 / math.sqrt(V.shape[-1])),
-            r"divided by sqrt\(d_v\) = sqrt\(3\).*divide them by sqrt\(d_k\) = sqrt\(16\)",
+            ch03.count_pairs,
+            lambda ids: dict(Counter(zip(ids, ids[1:] + ids[:1], strict=True))),
+            "no pair wraps around",
         ),
-        (lambda q, K, V: _one_query(q, K, V, softmax=False), "must be a softmax"),
-        (lambda q, K, V: _one_query(q, K, V, weights_only=True), "that returns the weights"),
-        (lambda q, K, V: _one_query(q, K, V) + 1, "largest difference is 1"),
+        (
+            ch03.count_pairs,
+            lambda ids: dict(Counter(pairwise(ids[:-1]))),
+            "the last pair is missing",
+        ),
+        (
+            ch03.count_pairs,
+            lambda ids: {f"{a},{b}": n for (a, b), n in Counter(pairwise(ids)).items()},
+            "the keys must be tuples",
+        ),
+        (ch03.count_pairs, lambda ids: list(pairwise(ids)), "returned a list; return a dict"),
+        (ch03.merge, _merge_loop(_no_skip), "skip both of its ids"),
+        (ch03.merge, _drops_last, "the last id was lost"),
+        (ch03.merge, _first_only, "replace every occurrence"),
+        (
+            ch03.merge,
+            lambda ids, p, n: merge_pair(ids, p[::-1], n),
+            "look for the pair in its order",
+        ),
+        (ch03.merge, _mutates, "changed the list it was given"),
+        (
+            ch03.merge,
+            lambda ids, p, n: tuple(merge_pair(ids, p, n)),
+            "returned a tuple, not a list",
+        ),
+        (ch03.encode_with_merges, _encode_from(chars, lowest), "UTF-8 bytes"),
+        (
+            ch03.encode_with_merges,
+            _encode_from(utf8, lambda present, merges: present[0]),
+            "not the leftmost pair",
+        ),
+        (
+            ch03.encode_with_merges,
+            _encode_from(utf8, lambda present, merges: max(present, key=merges.get)),
+            "the highest ids were learnt last",
+        ),
+        (ch03.encode_with_merges, _encode_from(utf8, lowest, once=True), "not only once"),
+        (ch03.encode_with_specials, _specials_ignored, "encoded as ordinary text"),
+        (ch03.encode_with_specials, _specials_dropped, "ids of the special tokens are missing"),
+        (ch03.encode_with_specials, _only_endoftext, "not only '<|endoftext|>'"),
+        (ch03.encode_with_specials, _loses_the_tail, "the text after the last special token"),
     ],
 )
-def test_attention_one_query_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch03.attention_one_query(wrong)
+def test_usual_mistakes_get_their_hint(check, wrong, message):
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        check(wrong)
 
 
-def test_attention_one_query_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch03.attention_one_query(_stub)
-
-
-# --- attention_weights -------------------------------------------------------------------
-
-
-def _weights(Q, K, mask=None, scale=True, dim=-1, fill=float("-inf"), after=False, flip=False):
-    scores = Q @ K.T / (math.sqrt(Q.shape[-1]) if scale else 1.0)
-    if mask is not None and flip:
-        mask = ~mask
-    if mask is not None and not after:
-        scores = scores.masked_fill(~mask, fill)
-    weights = torch.softmax(scores, dim=dim)
-    if mask is not None and after:
-        weights = weights.masked_fill(~mask, 0.0)
-    return weights
-
-
-def test_attention_weights_right_answer_passes(capsys):
-    ch03.attention_weights(_weights)
-    ch03.attention_weights(
-        lambda Q, K, mask: attention.scaled_dot_product_attention(Q, K, K, mask=mask)[1]
+def test_a_failure_names_the_input_and_both_results():
+    with pytest.raises(CheckFailed) as info:
+        ch03.merge(_first_only)
+    assert "merge([1, 2, 3, 1, 2], (1, 2), 99): expected [99, 3, 99], got [99, 3, 1, 2]" in str(
+        info.value
     )
-    assert "attention_weights: all 3 checks passed" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (lambda Q, K, m: _weights(Q, K, m, scale=False), "without the scaling"),
-        (lambda Q, K, m: _weights(Q, K, m, dim=0), "columns sum to 1"),
-        (lambda Q, K, m: _weights(Q, K, m, fill=0.0), "exp\\(0\\) = 1"),
-        (lambda Q, K, m: _weights(Q, K, m, after=True), "mask the scores before the softmax"),
-        (lambda Q, K, m: _weights(Q, K, m, flip=True), "mask the pairs where it is False"),
-        (lambda Q, K, m: _weights(Q, K, None), "the mask was not applied"),
-    ],
-)
-def test_attention_weights_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch03.attention_weights(wrong)
-
-
-def test_attention_weights_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch03.attention_weights(_stub)
+def test_learner_exceptions_are_shown_with_their_input():
+    with pytest.raises(CheckFailed, match=r"count_pairs\(\[7\]\) raised IndexError"):
+        ch03.count_pairs(
+            lambda ids: {(ids[0], ids[1]): 1} if len(ids) < 2 else right_count_pairs(ids)
+        )

@@ -7,156 +7,129 @@ import math
 import pytest
 import torch
 
-from gptcourse.attention import MultiHeadAttention, causal_mask
+from gptcourse import attention
 from gptcourse.checks import CheckFailed, ch04
 
 
 def _stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 4.1: replace this line with your code.")
+    raise NotImplementedError("Exercise 3.1: replace this line with your code.")
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        ch04.split_heads,
-        ch04.merge_heads,
-        ch04.count_attention_parameters,
-        ch04.multi_head_attention,
-    ],
-)
-def test_untouched_stubs_are_not_implemented(check):
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        check(_stub)
+# --- causal_mask -------------------------------------------------------------------------
 
 
-# --- split_heads and merge_heads ----------------------------------------------------------
-
-
-def _split(x, n_heads):
-    B, T, C = x.shape
-    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
-
-
-def _merge(x):
-    B, H, T, D = x.shape
-    return x.transpose(1, 2).reshape(B, T, H * D)
-
-
-def test_split_heads_right_answers_pass(capsys):
-    ch04.split_heads(_split)
-    ch04.split_heads(lambda x, n: MultiHeadAttention(x.shape[-1], n).split_heads(x))
-    ch04.split_heads(lambda x, n: torch.stack(x.chunk(n, dim=-1), dim=1))
-    assert "split_heads: all 4 checks passed" in capsys.readouterr().out
+def test_causal_mask_right_answers_pass(capsys):
+    ch04.causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril())
+    ch04.causal_mask(lambda T: torch.arange(T)[None, :] <= torch.arange(T)[:, None])
+    assert "causal_mask: all 16 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda x, n: x.view(*x.shape[:2], n, -1), r"that is \(B, T, H, C/H\) = \(2, 5, 3, 4\)"),
-        (lambda x, n: x.reshape(x.shape[0], n, x.shape[1], -1), "mixes time steps into the heads"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), "not the upper one"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), "may attend to itself"),
         (
-            lambda x, n: x.view(*x.shape[:2], -1, n).permute(0, 3, 1, 2),
-            "consecutive channels",
+            lambda T: torch.ones(T, T, dtype=torch.bool).tril(1),
+            r"sees the token after it.*tril\(\)",
         ),
-        (lambda x, n: _split(x, n) * 2, "largest difference"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(1), "True where attention is forbid"),
+        (lambda T: torch.ones(T, T).tril(), "expected a bool tensor"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool).tril()[:, :-1], r"expected shape \(4, 4\)"),
+        (lambda T: [[True]], "expected a torch.Tensor, got list"),
+        (lambda T: torch.ones(T, T, dtype=torch.bool), r"causal_mask\(4\): expected"),
     ],
 )
-def test_split_heads_wrong_answers_are_named(wrong, message):
+def test_causal_mask_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.split_heads(wrong)
+        ch04.causal_mask(wrong)
 
 
-def test_merge_heads_right_answers_pass(capsys):
-    ch04.merge_heads(_merge)
-    ch04.merge_heads(MultiHeadAttention.merge_heads)
-    ch04.merge_heads(lambda x: torch.cat(x.unbind(dim=1), dim=-1))
-    assert "merge_heads: all 5 checks passed" in capsys.readouterr().out
+def test_causal_mask_stub_is_not_implemented():
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ch04.causal_mask(_stub)
+
+
+# --- attention_one_query -----------------------------------------------------------------
+
+
+def _one_query(q, K, V, scale=None, softmax=True, weights_only=False):
+    scores = K @ q * (1 / math.sqrt(len(q)) if scale is None else scale)
+    weights = torch.softmax(scores, 0) if softmax else scores
+    return weights if weights_only else weights @ V
+
+
+def test_attention_one_query_right_answer_passes(capsys):
+    ch04.attention_one_query(_one_query)
+    ch04.attention_one_query(
+        lambda q, K, V: attention.scaled_dot_product_attention(q[None], K, V)[0][0]
+    )
+    assert "attention_one_query: all 3 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda x: x.reshape(x.shape[0], x.shape[2], -1), "mixes the heads' time steps"),
-        (lambda x: x.transpose(1, 2), r"that is \(B, T, H, D\) = \(2, 5, 3, 4\)"),
-        (lambda x: _merge(x).contiguous() + 1, "largest difference is 1"),
+        (lambda q, K, V: _one_query(q, K, V, scale=1.0), "without the scaling"),
+        (lambda q, K, V: _one_query(q, K, V, scale=1 / len(q)), "divided by d_k = 16"),
+        (
+            lambda q, K, V: _one_query(q, K, V, scale=1 / math.sqrt(V.shape[-1])),
+            r"divided by sqrt\(d_v\) = sqrt\(3\).*divide them by sqrt\(d_k\) = sqrt\(16\)",
+        ),
+        (lambda q, K, V: _one_query(q, K, V, softmax=False), "must be a softmax"),
+        (lambda q, K, V: _one_query(q, K, V, weights_only=True), "that returns the weights"),
+        (lambda q, K, V: _one_query(q, K, V) + 1, "largest difference is 1"),
     ],
 )
-def test_merge_heads_wrong_answers_are_named(wrong, message):
+def test_attention_one_query_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.merge_heads(wrong)
+        ch04.attention_one_query(wrong)
 
 
-# --- count_attention_parameters -----------------------------------------------------------
+def test_attention_one_query_stub_is_not_implemented():
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ch04.attention_one_query(_stub)
 
 
-def test_count_attention_parameters_right_answer_passes(capsys):
-    ch04.count_attention_parameters(lambda C, H, bias: 4 * C * C + (4 * C if bias else 0))
-    assert "count_attention_parameters: all 4 checks passed" in capsys.readouterr().out
+# --- attention_weights -------------------------------------------------------------------
+
+
+def _weights(Q, K, mask=None, scale=True, dim=-1, fill=float("-inf"), after=False, flip=False):
+    scores = Q @ K.T / (math.sqrt(Q.shape[-1]) if scale else 1.0)
+    if mask is not None and flip:
+        mask = ~mask
+    if mask is not None and not after:
+        scores = scores.masked_fill(~mask, fill)
+    weights = torch.softmax(scores, dim=dim)
+    if mask is not None and after:
+        weights = weights.masked_fill(~mask, 0.0)
+    return weights
+
+
+def test_attention_weights_right_answer_passes(capsys):
+    ch04.attention_weights(_weights)
+    ch04.attention_weights(
+        lambda Q, K, mask: attention.scaled_dot_product_attention(Q, K, K, mask=mask)[1]
+    )
+    assert "attention_weights: all 3 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda C, H, bias: H * (4 * C * C + 4 * C), "full-width set of projections for every"),
-        (lambda C, H, bias: 4 * C * C, "the biases are missing"),
-        (lambda C, H, bias: 3 * C * C + 3 * C, "output projection W_O"),
-        (lambda C, H, bias: 4 * C * C + 4 * C, "with bias=False there are no biases"),
-        (lambda C, H, bias: 4 * C * C + 4 * C + 1, r"expected 16640, got 16641"),
+        (lambda Q, K, m: _weights(Q, K, m, scale=False), "without the scaling"),
+        (lambda Q, K, m: _weights(Q, K, m, dim=0), "columns sum to 1"),
+        (lambda Q, K, m: _weights(Q, K, m, fill=0.0), "exp\\(0\\) = 1"),
+        (lambda Q, K, m: _weights(Q, K, m, after=True), "mask the scores before the softmax"),
+        (lambda Q, K, m: _weights(Q, K, m, flip=True), "mask the pairs where it is False"),
+        (lambda Q, K, m: _weights(Q, K, None), "the mask was not applied"),
     ],
 )
-def test_count_attention_parameters_wrong_answers_are_named(wrong, message):
+def test_attention_weights_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.count_attention_parameters(wrong)
+        ch04.attention_weights(wrong)
 
 
-# --- multi_head_attention -----------------------------------------------------------------
-
-
-def _mha(x, W_qkv, b_qkv, W_o, b_o, n_heads, scale_by=None, causal=True, project=True):
-    B, T, C = x.shape
-    q, k, v = (_split(t, n_heads) for t in (x @ W_qkv + b_qkv).split(C, dim=-1))
-    scores = q @ k.mT / math.sqrt(scale_by or C // n_heads)
-    if causal:
-        scores = scores.masked_fill(~causal_mask(T), float("-inf"))
-    out = _merge(torch.softmax(scores, dim=-1) @ v)
-    return out @ W_o + b_o if project else out
-
-
-def _module(x, W_qkv, b_qkv, W_o, b_o, n_heads):
-    """The package's CausalSelfAttention given the same weights."""
-    module = MultiHeadAttention(x.shape[-1], n_heads, causal=True).double()
-    with torch.no_grad():
-        module.qkv_proj.weight.copy_(W_qkv.T)
-        module.qkv_proj.bias.copy_(b_qkv)
-        module.out_proj.weight.copy_(W_o.T)
-        module.out_proj.bias.copy_(b_o)
-    return module(x)
-
-
-def test_multi_head_attention_right_answers_pass(capsys):
-    ch04.multi_head_attention(_mha)
-    ch04.multi_head_attention(_module)
-    assert "multi_head_attention: all 3 checks passed" in capsys.readouterr().out
-
-
-def _split_by_reshape(x, W_qkv, b_qkv, W_o, b_o, n_heads):
-    B, T, C = x.shape
-    q, k, v = (t.reshape(B, n_heads, T, -1) for t in (x @ W_qkv + b_qkv).split(C, dim=-1))
-    scores = q @ k.mT / math.sqrt(C // n_heads)
-    out = torch.softmax(scores.masked_fill(~causal_mask(T), float("-inf")), dim=-1) @ v
-    return _merge(out) @ W_o + b_o
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (lambda *a: _mha(*a, scale_by=a[0].shape[-1]), r"scaled by 1/sqrt\(C\) = 1/sqrt\(12\)"),
-        (lambda *a: _mha(*a, causal=False), "not causal"),
-        (lambda *a: _mha(*a, project=False), "output projection is missing"),
-        (_split_by_reshape, "heads were not split right"),
-        (lambda *a: _mha(*a) * 1.5, "largest difference"),
-    ],
-)
-def test_multi_head_attention_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch04.multi_head_attention(wrong)
+def test_attention_weights_stub_is_not_implemented():
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        ch04.attention_weights(_stub)

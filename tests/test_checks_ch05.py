@@ -7,213 +7,156 @@ import math
 import pytest
 import torch
 
+from gptcourse.attention import MultiHeadAttention, causal_mask
 from gptcourse.checks import CheckFailed, ch05
-from gptcourse.positions import RotaryEmbedding, sinusoidal_encoding, sinusoidal_shift_matrix
-
-F64 = torch.float64
 
 
 def _stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 5.1: replace this line with your code.")
-
-
-# --- sinusoidal_position -------------------------------------------------------------------
-
-
-def _position(
-    p, d, swap=False, halves=False, own_frequency=False, no_two=False, plus_one=False, base=10000
-):
-    i = torch.arange(d // 2, dtype=F64)
-    angle = p / base ** ((i if no_two else 2 * i + plus_one) / d)
-    sin, cos = angle.sin(), angle.cos()
-    if own_frequency:
-        odd = p / 10000 ** ((2 * i + 1) / d)
-        cos = odd.cos()
-    if swap:
-        sin, cos = cos, sin
-    if halves:
-        return torch.cat((sin, cos))
-    return torch.stack((sin, cos), -1).flatten()
-
-
-def test_sinusoidal_position_right_answers_pass(capsys):
-    ch05.sinusoidal_position(_position)
-    ch05.sinusoidal_position(lambda p, d: sinusoidal_encoding(p + 1, d)[p])  # float32 is fine
-    ch05.sinusoidal_position(
-        lambda p, d: torch.tensor(
-            [
-                math.sin(p / 10000 ** (j / d))
-                if j % 2 == 0
-                else math.cos(p / 10000 ** ((j - 1) / d))
-                for j in range(d)
-            ]
-        )
-    )
-    assert capsys.readouterr().out.count("sinusoidal_position: all 10 checks passed") == 3
+    raise NotImplementedError("Exercise 4.1: replace this line with your code.")
 
 
 @pytest.mark.parametrize(
-    ("wrong", "message"),
+    "check",
     [
-        (lambda p, d: _position(p, d, swap=True), "sin and cos are swapped"),
-        (lambda p, d: _position(p, d, halves=True), "not all the sines first"),
-        (lambda p, d: _position(p, d, own_frequency=True), "shares one frequency"),
-        (lambda p, d: _position(p, d, no_two=True), "you used i/d"),
-        (lambda p, d: _position(p, d, plus_one=True), r"you used \(2i \+ 1\)/d"),
-        (lambda p, d: _position(p, d, base=1000), "the base is 10000, not 1000"),
-        (lambda p, d: _position(p, d)[:-1], r"expected shape \(8,\), got shape \(7,\)"),
-        (lambda p, d: _position(p, d).tolist(), "expected a torch.Tensor, got list"),
-        (lambda p, d: _position(p + 1, d), r"sinusoidal_position\(0, 8\): values differ"),
-        (lambda p, d: _position(p + 1, d), "positions count from 0: .* you encoded position 1"),
+        ch05.split_heads,
+        ch05.merge_heads,
+        ch05.count_attention_parameters,
+        ch05.multi_head_attention,
     ],
 )
-def test_sinusoidal_position_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch05.sinusoidal_position(wrong)
-
-
-def test_sinusoidal_position_stub_is_not_implemented():
+def test_untouched_stubs_are_not_implemented(check):
     with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch05.sinusoidal_position(_stub)
+        check(_stub)
 
 
-# --- shift_matrix --------------------------------------------------------------------------
+# --- split_heads and merge_heads ----------------------------------------------------------
 
 
-def _shift(k, d):
-    M = torch.zeros(d, d, dtype=F64)
-    for i in range(d // 2):
-        a = k / 10000 ** (2 * i / d)
-        M[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = torch.tensor(
-            [[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]]
-        )
-    return M
+def _split(x, n_head):
+    B, T, C = x.shape
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
 
 
-def test_shift_matrix_right_answers_pass(capsys):
-    ch05.shift_matrix(_shift)
-    ch05.shift_matrix(lambda k, d: sinusoidal_shift_matrix(k, d))
-    assert capsys.readouterr().out.count("shift_matrix: all 15 checks passed") == 2
+def _merge(x):
+    B, H, T, D = x.shape
+    return x.transpose(1, 2).reshape(B, T, H * D)
+
+
+def test_split_heads_right_answers_pass(capsys):
+    ch05.split_heads(_split)
+    ch05.split_heads(lambda x, n: MultiHeadAttention(x.shape[-1], n).split_heads(x))
+    ch05.split_heads(lambda x, n: torch.stack(x.chunk(n, dim=-1), dim=1))
+    assert "split_heads: all 4 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda k, d: _shift(k, d).T, "moves positions k steps back"),
-        (lambda k, d: _shift(-k, d), "moves positions k steps back"),
-        (lambda k, d: sinusoidal_shift_matrix(k, d, base=100.0), "frequency w_i"),
-        (lambda k, d: sinusoidal_shift_matrix(k, d, base=1000.0), "the base is 10000, not 1000"),
-        (lambda k, d: torch.eye(d), "that is the identity"),
-        (lambda k, d: _shift(1, d), "it looks like you used w_i"),
-        (lambda k, d: _shift(k, d)[:, :-1], r"expected shape \(2, 2\), got shape \(2, 1\)"),
-    ],
-)
-def test_shift_matrix_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch05.shift_matrix(wrong)
-
-
-def test_shift_matrix_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch05.shift_matrix(_stub)
-
-
-# --- rope ----------------------------------------------------------------------------------
-
-
-def _rope(x, base=10000.0, sign=1, start=0, no_two=False, same_angle=False, halves=False):
-    T, d = x.shape
-    i = torch.arange(d // 2, dtype=x.dtype)
-    theta = base ** (-(i if no_two else 2 * i) / d)
-    t = torch.ones(T, 1, dtype=x.dtype) if same_angle else torch.arange(T, dtype=x.dtype)[:, None]
-    angle = sign * (t + start) * theta
-    if halves:
-        a, b = x[:, : d // 2], x[:, d // 2 :]
-        return torch.cat((a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()), -1)
-    a, b = x[:, 0::2], x[:, 1::2]
-    out = torch.empty_like(x)
-    out[:, 0::2] = a * angle.cos() - b * angle.sin()
-    out[:, 1::2] = a * angle.sin() + b * angle.cos()
-    return out
-
-
-def test_rope_right_answers_pass(capsys):
-    ch05.rope(_rope)
-    ch05.rope(lambda x, base: RotaryEmbedding(x.shape[1], x.shape[0], base)(x))
-    assert capsys.readouterr().out.count("rope: all 12 checks passed") == 2
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (lambda x, base: _rope(x, base, sign=-1), "the rotation goes the wrong way"),
-        (lambda x, base: _rope(x, base, start=1), "counting from 0"),
-        (lambda x, base: _rope(x, base, no_two=True), r"you used base\^\(-i/d\)"),
-        (lambda x, base: _rope(x, base, halves=True), "rotate_half"),
-        (lambda x, base: _rope(x, base, same_angle=True), "rotates every row by the same angles"),
-        (lambda x, base: _rope(x), r"rope\(x of shape \(10, 6\), base=100\): values differ"),
-        (lambda x, base: _rope(x), r"the base is an argument, base=100: .* not 10000"),
-        (lambda x, base: x * 2, "values differ"),
-    ],
-)
-def test_rope_wrong_answers_are_named(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        ch05.rope(wrong)
-
-
-def test_rope_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch05.rope(_stub)
-
-
-# --- is_permutation_equivariant --------------------------------------------------------------
-
-
-def _equivariant(f, x, compare_unpermuted=False, identity=False, tol=1e-5):
-    g = torch.Generator().manual_seed(0)
-    y = f(x)
-    for _ in range(5):
-        perm = torch.arange(len(x)) if identity else torch.randperm(len(x), generator=g)
-        expected = y if compare_unpermuted else y[perm]
-        if not torch.allclose(f(x[perm]), expected, atol=tol, rtol=0):
-            return False
-    return True
-
-
-def test_is_permutation_equivariant_right_answers_pass(capsys):
-    ch05.is_permutation_equivariant(_equivariant)
-    ch05.is_permutation_equivariant(lambda f, x: bool(torch.tensor(_equivariant(f, x))))
-    assert capsys.readouterr().out.count("is_permutation_equivariant: all 14 checks passed") == 2
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
+        (lambda x, n: x.view(*x.shape[:2], n, -1), r"that is \(B, T, H, C/H\) = \(2, 5, 3, 4\)"),
+        (lambda x, n: x.reshape(x.shape[0], n, x.shape[1], -1), "mixes time steps into the heads"),
         (
-            lambda f, x: _equivariant(f, x, compare_unpermuted=True),
-            r"returned False, but self-attention without a mask is permutation equivariant"
-            r"(.|\n)*Hint: compare f\(x\[perm\]\) with f\(x\)\[perm\]",
+            lambda x, n: x.view(*x.shape[:2], -1, n).permute(0, 3, 1, 2),
+            "consecutive channels",
         ),
-        (
-            lambda f, x: _equivariant(f, x, identity=True),
-            r"returned True, but self-attention after adding sinusoidal positions is not"
-            r"(.|\n)*a permutation that moves the rows",
-        ),
-        (lambda f, x: True, "returned True, but self-attention after adding"),
-        (lambda f, x: "yes", "expected True or False, got str"),
+        (lambda x, n: _split(x, n) * 2, "largest difference"),
     ],
 )
-def test_is_permutation_equivariant_wrong_answers_are_named(wrong, message):
+def test_split_heads_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch05.is_permutation_equivariant(wrong)
+        ch05.split_heads(wrong)
 
 
-def test_is_permutation_equivariant_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch05.is_permutation_equivariant(_stub)
+def test_merge_heads_right_answers_pass(capsys):
+    ch05.merge_heads(_merge)
+    ch05.merge_heads(MultiHeadAttention.merge_heads)
+    ch05.merge_heads(lambda x: torch.cat(x.unbind(dim=1), dim=-1))
+    assert "merge_heads: all 5 checks passed" in capsys.readouterr().out
 
 
-def test_the_layers_are_what_the_check_says_they_are():
-    x = torch.randn(6, 16, generator=torch.Generator().manual_seed(3))
-    for description, layer, truth in ch05._layers():
-        assert _equivariant(layer, x) == truth, description
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda x: x.reshape(x.shape[0], x.shape[2], -1), "mixes the heads' time steps"),
+        (lambda x: x.transpose(1, 2), r"that is \(B, T, H, D\) = \(2, 5, 3, 4\)"),
+        (lambda x: _merge(x).contiguous() + 1, "largest difference is 1"),
+    ],
+)
+def test_merge_heads_wrong_answers_are_named(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        ch05.merge_heads(wrong)
+
+
+# --- count_attention_parameters -----------------------------------------------------------
+
+
+def test_count_attention_parameters_right_answer_passes(capsys):
+    ch05.count_attention_parameters(lambda C, H, bias: 4 * C * C + (4 * C if bias else 0))
+    assert "count_attention_parameters: all 4 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda C, H, bias: H * (4 * C * C + 4 * C), "full-width set of projections for every"),
+        (lambda C, H, bias: 4 * C * C, "the biases are missing"),
+        (lambda C, H, bias: 3 * C * C + 3 * C, "output projection W_O"),
+        (lambda C, H, bias: 4 * C * C + 4 * C, "with bias=False there are no biases"),
+        (lambda C, H, bias: 4 * C * C + 4 * C + 1, r"expected 16640, got 16641"),
+    ],
+)
+def test_count_attention_parameters_wrong_answers_are_named(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        ch05.count_attention_parameters(wrong)
+
+
+# --- multi_head_attention -----------------------------------------------------------------
+
+
+def _mha(x, W_qkv, b_qkv, W_o, b_o, n_head, scale_by=None, causal=True, project=True):
+    B, T, C = x.shape
+    q, k, v = (_split(t, n_head) for t in (x @ W_qkv + b_qkv).split(C, dim=-1))
+    scores = q @ k.mT / math.sqrt(scale_by or C // n_head)
+    if causal:
+        scores = scores.masked_fill(~causal_mask(T), float("-inf"))
+    out = _merge(torch.softmax(scores, dim=-1) @ v)
+    return out @ W_o + b_o if project else out
+
+
+def _module(x, W_qkv, b_qkv, W_o, b_o, n_head):
+    """The package's CausalSelfAttention given the same weights."""
+    module = MultiHeadAttention(x.shape[-1], n_head, causal=True).double()
+    with torch.no_grad():
+        module.qkv_proj.weight.copy_(W_qkv.T)
+        module.qkv_proj.bias.copy_(b_qkv)
+        module.out_proj.weight.copy_(W_o.T)
+        module.out_proj.bias.copy_(b_o)
+    return module(x)
+
+
+def test_multi_head_attention_right_answers_pass(capsys):
+    ch05.multi_head_attention(_mha)
+    ch05.multi_head_attention(_module)
+    assert "multi_head_attention: all 3 checks passed" in capsys.readouterr().out
+
+
+def _split_by_reshape(x, W_qkv, b_qkv, W_o, b_o, n_head):
+    B, T, C = x.shape
+    q, k, v = (t.reshape(B, n_head, T, -1) for t in (x @ W_qkv + b_qkv).split(C, dim=-1))
+    scores = q @ k.mT / math.sqrt(C // n_head)
+    out = torch.softmax(scores.masked_fill(~causal_mask(T), float("-inf")), dim=-1) @ v
+    return _merge(out) @ W_o + b_o
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda *a: _mha(*a, scale_by=a[0].shape[-1]), r"scaled by 1/sqrt\(C\) = 1/sqrt\(12\)"),
+        (lambda *a: _mha(*a, causal=False), "not causal"),
+        (lambda *a: _mha(*a, project=False), "output projection is missing"),
+        (_split_by_reshape, "heads were not split right"),
+        (lambda *a: _mha(*a) * 1.5, "largest difference"),
+    ],
+)
+def test_multi_head_attention_wrong_answers_are_named(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        ch05.multi_head_attention(wrong)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "tools" / "lab"
 TOKEN = "gptcourse-test"
 LEARNER = "exercises/01_language_models.ipynb"
-CHAPTER = "chapters/03_self_attention"
+CHAPTER = "chapters/04_self_attention"
 
 pytest.importorskip("jupyterlab")
 

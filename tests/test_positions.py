@@ -25,12 +25,12 @@ pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 F64 = torch.float64
 
 
-def _sinusoidal_loops(block_size: int, d_model: int, base: float = 10000.0) -> torch.Tensor:
-    pe = torch.zeros(block_size, d_model, dtype=F64)
+def _sinusoidal_loops(block_size: int, n_embd: int, base: float = 10000.0) -> torch.Tensor:
+    pe = torch.zeros(block_size, n_embd, dtype=F64)
     for p in range(block_size):
-        for i in range(d_model // 2):
-            pe[p, 2 * i] = math.sin(p / base ** (2 * i / d_model))
-            pe[p, 2 * i + 1] = math.cos(p / base ** (2 * i / d_model))
+        for i in range(n_embd // 2):
+            pe[p, 2 * i] = math.sin(p / base ** (2 * i / n_embd))
+            pe[p, 2 * i + 1] = math.cos(p / base ** (2 * i / n_embd))
     return pe
 
 
@@ -43,12 +43,12 @@ def _rotation(angle: float) -> torch.Tensor:
 
 
 @pytest.mark.parametrize(
-    ("block_size", "d_model", "base"), [(50, 16, 10000.0), (7, 2, 10000.0), (20, 10, 100.0)]
+    ("block_size", "n_embd", "base"), [(50, 16, 10000.0), (7, 2, 10000.0), (20, 10, 100.0)]
 )
-def test_sinusoidal_is_the_formula(block_size, d_model, base):
-    pe = sinusoidal_encoding(block_size, d_model, base, dtype=F64)
-    assert pe.shape == (block_size, d_model) and pe.dtype == F64
-    torch.testing.assert_close(pe, _sinusoidal_loops(block_size, d_model, base), rtol=0, atol=1e-12)
+def test_sinusoidal_is_the_formula(block_size, n_embd, base):
+    pe = sinusoidal_encoding(block_size, n_embd, base, dtype=F64)
+    assert pe.shape == (block_size, n_embd) and pe.dtype == F64
+    torch.testing.assert_close(pe, _sinusoidal_loops(block_size, n_embd, base), rtol=0, atol=1e-12)
 
 
 def test_sinusoidal_known_values():
@@ -99,7 +99,7 @@ def test_dot_products_depend_only_on_the_offset():
 
 
 def test_sinusoidal_module_adds_the_table_and_is_not_trained():
-    module = SinusoidalPositionalEncoding(block_size=32, d_model=8)
+    module = SinusoidalPositionalEncoding(block_size=32, n_embd=8)
     x = torch.randn(3, 10, 8)
     torch.testing.assert_close(module(x), x + sinusoidal_encoding(10, 8))
     torch.testing.assert_close(module(x[0]), x[0] + sinusoidal_encoding(10, 8))  # (T, d)
@@ -112,7 +112,7 @@ def test_sinusoidal_module_adds_the_table_and_is_not_trained():
 
 def test_learned_adds_one_trained_row_per_position():
     torch.manual_seed(0)
-    module = LearnedPositionalEmbedding(block_size=16, d_model=8)
+    module = LearnedPositionalEmbedding(block_size=16, n_embd=8)
     assert module.table.weight.shape == (16, 8)
     assert 0.01 < float(module.table.weight.detach().std()) < 0.03  # GPT-2's init, std 0.02
     x = torch.randn(2, 5, 8)
@@ -125,7 +125,7 @@ def test_learned_adds_one_trained_row_per_position():
 
 def test_learned_gradcheck():
     torch.manual_seed(0)
-    module = LearnedPositionalEmbedding(block_size=6, d_model=4).double()
+    module = LearnedPositionalEmbedding(block_size=6, n_embd=4).double()
     x = torch.randn(2, 6, 4, dtype=F64, requires_grad=True)
     assert torch.autograd.gradcheck(module, (x,))
 
@@ -255,9 +255,9 @@ def test_rope_equals_transformers_llama_up_to_the_pairing():
 # --- permutation equivariance -------------------------------------------------------------
 
 
-def _attention(d_model=16):
+def _attention(n_embd=16):
     torch.manual_seed(0)
-    return MultiHeadAttention(d_model, n_heads=4).double().eval()
+    return MultiHeadAttention(n_embd, n_head=4).double().eval()
 
 
 def test_attention_without_positions_is_permutation_equivariant():
@@ -312,7 +312,7 @@ def test_rotary_attention_is_not_permutation_equivariant():
     ],
 )
 def test_odd_d_model_is_refused(make):
-    with pytest.raises(ValueError, match=r"d_model=7 is odd"):
+    with pytest.raises(ValueError, match=r"n_embd=7 is odd"):
         make()
 
 
@@ -325,7 +325,7 @@ def test_odd_head_dim_is_refused():
     ("make", "message"),
     [
         (lambda: sinusoidal_encoding(0, 8), r"block_size must be a positive integer, got 0"),
-        (lambda: sinusoidal_encoding(4, -2), r"d_model must be a positive integer, got -2"),
+        (lambda: sinusoidal_encoding(4, -2), r"n_embd must be a positive integer, got -2"),
         (lambda: sinusoidal_encoding(4, 8, base=1.0), r"base must be greater than 1, got 1.0"),
         (lambda: LearnedPositionalEmbedding(0, 8), r"block_size must be a positive integer, got 0"),
         (lambda: RotaryEmbedding(8, 0), r"block_size must be a positive integer, got 0"),
@@ -340,7 +340,7 @@ def test_bad_sizes_are_refused_with_the_numbers(make, message):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: LearnedPositionalEmbedding(4, 2.5), r"d_model must be an integer, got float 2.5"),
+        (lambda: LearnedPositionalEmbedding(4, 2.5), r"n_embd must be an integer, got float 2.5"),
         (lambda: sinusoidal_encoding("8", 4), r"block_size must be an integer, got str '8'"),
         (lambda: RotaryEmbedding(8.0, 16), r"head_dim must be an integer, got float 8.0"),
         (lambda: SinusoidalPositionalEncoding(True, 4), r"block_size must be an integer, got bool"),
@@ -369,8 +369,8 @@ def test_sequence_longer_than_block_size_is_refused_with_the_numbers(module):
 @pytest.mark.parametrize(
     ("module", "name"),
     [
-        (SinusoidalPositionalEncoding(8, 4), "d_model"),
-        (LearnedPositionalEmbedding(8, 4), "d_model"),
+        (SinusoidalPositionalEncoding(8, 4), "n_embd"),
+        (LearnedPositionalEmbedding(8, 4), "n_embd"),
         (RotaryEmbedding(4, 8), "head_dim"),
     ],
 )

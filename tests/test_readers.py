@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 #: The notebooks that the fresh-environment test runs: a quick chapter, quick exercises.
-CHAPTER = ROOT / "notebooks" / "03_self_attention.ipynb"
+CHAPTER = ROOT / "notebooks" / "04_self_attention.ipynb"
 EXERCISES = ROOT / "exercises" / "01_language_models.ipynb"
 
 

@@ -7,7 +7,7 @@ reference behaviour and either prints how many checks passed or raises
 :class:`CheckFailed` with a message that says which input went wrong, what was
 expected, and, for the usual mistakes, why.
 
-The modules ``ch01``, ``ch02``, ... hold the checks of each chapter's exercises;
+The modules ``ch01``, ``ch03``, ... hold the checks of each chapter's exercises;
 this module holds the small toolkit they share: :func:`checking` and its
 :class:`Checker` (``call`` the learner's function; ``close``, ``equal``, ``that`` and
 ``tensor`` to count checks), and :func:`same_as`, the test of a hint that recognises a

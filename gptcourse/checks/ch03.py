@@ -1,154 +1,267 @@
-"""Checks for the exercises of chapter 3: self-attention."""
+"""Checks for the exercises of chapter 3: tokenisation."""
 
 from __future__ import annotations
 
-import math
+from collections import Counter
+from itertools import pairwise
 
-import torch
+from gptcourse.bpe import BPETokenizer, merge_pair
+from gptcourse.checks import Checker, checking
 
-from gptcourse.attention import causal_mask as _causal_mask
-from gptcourse.attention import scaled_dot_product_attention as _attention
-from gptcourse.checks import checking, same_as
-
-
-def causal_mask(fn) -> None:
-    """Exercise: the causal mask. ``fn(T: int) -> (T, T) bool tensor``, True = may attend."""
-    __tracebackhide__ = True
-    with checking("causal_mask", fn) as c:
-        for T in (4, 1, 2, 8):
-            got = c.call(T)
-            what = f"causal_mask({T})"
-            c.tensor(got, what, shape=(T, T))
-            c.that(
-                got.dtype == torch.bool,
-                f"{what}: expected a bool tensor (True = may attend), got dtype {got.dtype}. "
-                "Build it with dtype=torch.bool or convert it with .bool().",
-            )
-            expected = _causal_mask(T)
-            message = f"{what}: expected\n{expected.int()}\ngot\n{got.int()}"
-            ones = torch.ones(T, T, dtype=torch.bool)
-            hints = {
-                "True above the diagonal lets a query see the keys after it: keep the "
-                "lower triangle (tril), not the upper one (triu).": ones.triu(),
-                "a token may attend to itself: keep the diagonal (tril(), not tril(-1)).": (
-                    ones.tril(-1)
-                ),
-                "tril(1) also keeps the diagonal just above the main one, so each query "
-                "sees the token after it: keep the lower triangle with the main diagonal, "
-                "tril() (diagonal=0).": ones.tril(1),
-                "that is True where attention is forbidden; here True means 'may attend' "
-                "(the lower triangle, diagonal included).": ~expected,
-            }
-            for hint, wrong in hints.items():
-                if torch.equal(got, wrong):
-                    message += f"\nHint: {hint}"
-                    break
-            c.that(torch.equal(got, expected), message)
+__all__ = ["count_pairs", "encode_with_merges", "encode_with_specials", "merge"]
 
 
-def attention_one_query(fn) -> None:
-    """Exercise: attention of one query, with loops.
+def count_pairs(fn) -> None:
+    """Exercise: count the pairs of adjacent ids.
 
-    ``fn(q: (d_k,), K: (T, d_k), V: (T, d_v)) -> (d_v,)``.
+    ``fn(ids: list[int]) -> dict[tuple[int, int], int]``.
     """
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(0)
-    with checking("attention_one_query", fn) as c:
-        for T, d_k, d_v in ((1, 4, 3), (5, 16, 3), (7, 64, 5)):
-            q = torch.randn(d_k, generator=generator, dtype=torch.float64)
-            K = torch.randn(T, d_k, generator=generator, dtype=torch.float64)
-            V = torch.randn(T, d_v, generator=generator, dtype=torch.float64)
-            got = c.call(q, K, V)
-            expected = _attention(q[None], K, V)[0][0]  # (d_v,)
-            scores = K @ q  # (T,)
-            c.close(
-                got,
-                expected,
-                f"attention_one_query(q of shape ({d_k},), K of shape ({T}, {d_k}), "
-                f"V of shape ({T}, {d_v}))",
-                rtol=1e-6,
-                hints={
-                    f"that is the attention without the scaling: divide each score by "
-                    f"sqrt(d_k) = {math.sqrt(d_k):g} before the softmax.": _is(
-                        torch.softmax(scores, 0) @ V
-                    ),
-                    f"the scores are divided by d_k = {d_k}; divide them by sqrt(d_k).": _is(
-                        torch.softmax(scores / d_k, 0) @ V
-                    ),
-                    f"the scores are divided by sqrt(d_v) = sqrt({d_v}), the width of the "
-                    f"values; divide them by sqrt(d_k) = sqrt({d_k}), the width of the query "
-                    "and the keys whose dot products they are.": _is(
-                        torch.softmax(scores / math.sqrt(d_v), 0) @ V
-                    ),
-                    "the weights must be a softmax of the scores (positive, summing to 1), "
-                    "not the scores themselves.": _is(scores / math.sqrt(d_k) @ V),
-                    "that returns the weights: the output is their weighted sum of the "
-                    "value vectors V[j].": _is(torch.softmax(scores / math.sqrt(d_k), 0)),
-                },
-            )
+    with checking("count_pairs", fn) as c:
+        for ids in ([1, 2, 3, 1, 2], [5, 5, 5, 5], list(b"hello world"), [7], []):
+            _count_pairs_case(c, ids)
 
 
-def attention_weights(fn) -> None:
-    """Exercise: scaled and masked attention weights.
+def _count_pairs_case(c: Checker, ids: list[int]) -> None:
+    __tracebackhide__ = True
+    got = c.call(list(ids))
+    if not isinstance(got, dict):
+        c.fail(
+            f"count_pairs({ids}) returned a {type(got).__name__}; return a dict that "
+            "maps each pair (a tuple of two ids) to how often it occurs"
+        )
+    c.equal(
+        dict(got),
+        dict(Counter(pairwise(ids))),
+        f"count_pairs({ids})",
+        hints={
+            "count every adjacent pair, overlapping ones too: [5, 5, 5] holds the "
+            "pair (5, 5) twice, at positions 0 and 1.": lambda got: (
+                got == dict(Counter(zip(ids[::2], ids[1::2], strict=False)))
+            ),
+            "the last id has no right neighbour: a sequence of n ids has n - 1 "
+            "pairs, not n (no pair wraps around to the start).": lambda got: (
+                got == dict(Counter([*pairwise(ids), (ids[-1], ids[0])]))
+            ),
+            "the last pair is missing: a sequence of n ids has n - 1 pairs, "
+            "(ids[i], ids[i + 1]) for i from 0 to n - 2 included.": lambda got: (
+                len(ids) > 1 and got == dict(Counter(pairwise(ids[:-1])))
+            ),
+            "the keys must be tuples (a, b) of two ids: a list cannot be a dict key, "
+            "and a string or a single id does not say which pair it is.": lambda got: any(
+                not isinstance(k, tuple) for k in got
+            ),
+        },
+    )
 
-    ``fn(Q: (T_q, d_k), K: (T_k, d_k), mask: (T_q, T_k) bool | None) -> (T_q, T_k)``.
+
+def merge(fn) -> None:
+    """Exercise: one BPE merge step.
+
+    ``fn(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]``.
     """
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(1)
-    with checking("attention_weights", fn) as c:
-        cases = [(4, 6, 8, None), (5, 5, 16, "causal"), (3, 6, 32, "random")]
-        for T_q, T_k, d_k, kind in cases:
-            Q = torch.randn(T_q, d_k, generator=generator, dtype=torch.float64)
-            K = torch.randn(T_k, d_k, generator=generator, dtype=torch.float64)
-            if kind == "causal":
-                mask = _causal_mask(T_q)
-            elif kind == "random":
-                mask = torch.rand(T_q, T_k, generator=generator) < 0.6
-                mask[:, 0] = True  # every query may attend somewhere
-            else:
-                mask = None
-            got = c.call(Q, K, mask)
-            expected = _attention(Q, K, torch.eye(T_k, dtype=Q.dtype), mask=mask)[1]
-            scores = Q @ K.T / math.sqrt(d_k)
-            hints = {
-                "that is softmax(Q @ K.T) without the scaling: divide the scores by "
-                "sqrt(d_k) first.": _is(_masked_softmax(Q @ K.T, mask)),
-                "the columns sum to 1 instead of the rows: take the softmax over the keys, "
-                "the last dimension (dim=-1).": _is(_masked_softmax(scores, mask, dim=0)),
-            }
-            if mask is not None:
-                hints.update(
-                    {
-                        "masked scores set to 0 still get weight, since exp(0) = 1: set them "
-                        "to -inf (masked_fill(~mask, float('-inf'))).": _is(
-                            torch.softmax(scores.masked_fill(~mask, 0.0), -1)
-                        ),
-                        "the rows no longer sum to 1: mask the scores before the softmax, "
-                        "not the weights after it.": _is(
-                            torch.softmax(scores, -1).masked_fill(~mask, 0.0)
-                        ),
-                        "True in the mask means 'may attend': mask the pairs where it is "
-                        "False (~mask), not where it is True.": _is(_masked_softmax(scores, ~mask)),
-                        "the mask was not applied: the weights of the pairs where it is False "
-                        "must be 0.": _is(torch.softmax(scores, -1)),
-                    }
-                )
-            c.close(
-                got,
-                expected,
-                f"attention_weights(Q of shape ({T_q}, {d_k}), K of shape ({T_k}, {d_k}), "
-                f"mask={'None' if mask is None else f'{kind} bool ({T_q}, {T_k})'})",
-                rtol=1e-6,
-                hints=hints,
-            )
+    cases = [
+        ([1, 2, 3, 1, 2], (1, 2), 99),
+        ([5, 5, 5], (5, 5), 9),
+        ([1, 1, 1, 1], (1, 1), 7),
+        ([3, 1, 2], (1, 2), 4),
+        ([2, 1, 2, 1], (1, 2), 6),
+        ([], (1, 2), 3),
+    ]
+    with checking("merge", fn) as c:
+        for ids, pair, new_id in cases:
+            _merge_case(c, ids, pair, new_id)
 
 
-def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int = -1):
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim).nan_to_num(0.0)
+def _merge_case(c: Checker, ids: list[int], pair: tuple[int, int], new_id: int) -> None:
+    __tracebackhide__ = True
+    given = list(ids)
+    got = c.call(given, pair, new_id)
+    c.that(
+        given == ids,
+        f"merge({ids}, {pair}, {new_id}) changed the list it was given into {given}; "
+        "build and return a new list instead",
+    )
+    if not isinstance(got, list):
+        c.fail(f"merge({ids}, {pair}, {new_id}) returned a {type(got).__name__}, not a list")
+    expected = merge_pair(ids, pair, new_id)
+    c.equal(
+        got,
+        expected,
+        f"merge({ids}, {pair}, {new_id})",
+        hints={
+            "the last id was lost: when the loop stops before the end, append the "
+            "last id if it was not part of a merged pair.": lambda got: got == expected[:-1],
+            "replace every occurrence of the pair, not only the first.": lambda got: (
+                got == _first_only(ids, pair, new_id)
+            ),
+            "after replacing a pair, skip both of its ids: [5, 5, 5] merged on (5, 5) "
+            "becomes [9, 5], not [9, 9].": lambda got: (
+                got == _without_skipping(ids, pair, new_id)
+                or got.count(new_id) > expected.count(new_id)
+            ),
+            "look for the pair in its order: (2, 1) is not the pair (1, 2).": lambda got: (
+                got == merge_pair(ids, pair[::-1], new_id)
+            ),
+        },
+    )
 
 
-def _is(wrong: torch.Tensor):
-    """A hint's test: the learner's result is ``wrong`` (NaN, a fully masked row, as 0)."""
-    return same_as(wrong, rtol=1e-6, nan_as_zero=True)
+def _without_skipping(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """The mistake of moving on by one id, not two, after a replacement."""
+    return [new_id if (a, b) == pair else a for a, b in zip(ids, [*ids[1:], None], strict=True)]
+
+
+def _first_only(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return [*ids[:i], new_id, *ids[i + 2 :]]
+    return list(ids)
+
+
+def _merge_table() -> dict[tuple[int, int], int]:
+    """A small merge table learnt from text with accented letters, for the checks."""
+    text = "the cat sat on the mat; thé café était fermé. " * 5
+    tok = BPETokenizer.train(text, vocab_size=280, pattern=None)
+    return {pair: 256 + k for k, pair in enumerate(tok.merges)}
+
+
+def _lowest_first(ids: list[int], merges: dict) -> list[int]:
+    """Merge the pair with the lowest new id first, until no pair is in the table."""
+    while True:
+        present = [p for p in pairwise(ids) if p in merges]
+        if not present:
+            return ids
+        pair = min(present, key=merges.get)
+        ids = merge_pair(ids, pair, merges[pair])
+
+
+def _leftmost_first(ids: list[int], merges: dict) -> list[int]:
+    while True:
+        pair = next((p for p in pairwise(ids) if p in merges), None)
+        if pair is None:
+            return ids
+        ids = merge_pair(ids, pair, merges[pair])
+
+
+def _highest_first(ids: list[int], merges: dict) -> list[int]:
+    while True:
+        present = [p for p in pairwise(ids) if p in merges]
+        if not present:
+            return ids
+        pair = max(present, key=merges.get)
+        ids = merge_pair(ids, pair, merges[pair])
+
+
+def _one_merge(ids: list[int], merges: dict) -> list[int]:
+    present = [p for p in pairwise(ids) if p in merges]
+    if not present:
+        return ids
+    pair = min(present, key=merges.get)
+    return merge_pair(ids, pair, merges[pair])
+
+
+def encode_with_merges(fn) -> None:
+    """Exercise: encode a text with a given merge table (no pre-tokenisation).
+
+    ``fn(text: str, merges: dict[tuple[int, int], int]) -> list[int]``, where
+    ``merges[(a, b)]`` is the id of the token made by merging ``a`` and ``b``.
+    """
+    __tracebackhide__ = True
+    learnt = _merge_table()
+    # Tables where the newest pair, or the leftmost one, is the wrong one to merge first.
+    newest = {(97, 98): 256, (98, 99): 257}
+    leftmost = {(98, 99): 256, (97, 98): 257, (256, 100): 258, (97, 256): 259}
+    cases = [
+        ("abc", newest),
+        ("abcd", leftmost),
+        ("abc", leftmost),
+        ("the cat", learnt),
+        ("the café", learnt),
+        ("été 🙂", learnt),
+        ("", learnt),
+        ("x", learnt),
+    ]
+    with checking("encode_with_merges", fn) as c:
+        for text, merges in cases:
+            shown = "the learnt table" if merges is learnt else f"{merges}"
+            _encode_with_merges_case(c, text, merges, shown)
+
+
+def _encode_with_merges_case(c: Checker, text: str, merges: dict, shown: str) -> None:
+    __tracebackhide__ = True
+    got = c.call(text, dict(merges))
+    ids = list(text.encode("utf-8"))
+    expected = BPETokenizer(sorted(merges, key=merges.get), pattern=None).encode(text)
+    c.equal(
+        got,
+        expected,
+        f"encode_with_merges({text!r}, {shown})",
+        hints={
+            "start from the UTF-8 bytes of the text, list(text.encode('utf-8')), not "
+            "from its characters: 'é' is one character but two bytes, 195 169.": lambda got: (
+                got == _lowest_first([ord(ch) for ch in text], merges)
+            ),
+            "merge the pair with the lowest new id first (the one learnt earliest), "
+            "not the leftmost pair of the text.": lambda got: got == _leftmost_first(ids, merges),
+            "merge the pair with the lowest new id first: the highest ids were learnt "
+            "last, from tokens that the earlier merges made.": lambda got: (
+                got == _highest_first(ids, merges)
+            ),
+            "keep merging until no adjacent pair of the sequence is in the table, not "
+            "only once.": lambda got: got == _one_merge(ids, merges),
+        },
+    )
+
+
+def encode_with_specials(fn) -> None:
+    """Exercise: add special tokens to an encoder.
+
+    ``fn(text: str, encode: Callable[[str], list[int]], special_tokens: dict[str, int])
+    -> list[int]``: ``encode`` reads all text as ordinary text; each special-token string
+    in ``text`` must become its id instead.
+    """
+    __tracebackhide__ = True
+    cases = [
+        "Once upon a time<|endoftext|>The end.",
+        "<|endoftext|>",
+        "no special token here",
+        "the end<|endoftext|>",
+        "<|user|>Hi!<|endoftext|><|endoftext|>bye",
+        "",
+    ]
+    with checking("encode_with_specials", fn) as c:
+        for text in cases:
+            _encode_with_specials_case(c, text)
+
+
+def _encode_with_specials_case(c: Checker, text: str) -> None:
+    __tracebackhide__ = True
+    specials = {"<|endoftext|>": 280, "<|user|>": 281}
+    base = BPETokenizer.train("Once upon a time, the end. " * 20, vocab_size=280, pattern=None)
+    tok = BPETokenizer(base.merges, pattern=None, special_tokens=specials)
+    one = BPETokenizer(base.merges, pattern=None, special_tokens={"<|endoftext|>": 280})
+    got = c.call(text, base.encode_ordinary, dict(specials))
+    expected = tok.encode(text, allowed_special="all")
+    c.equal(
+        got,
+        expected,
+        f"encode_with_specials({text!r}, ...)",
+        hints={
+            "the special tokens were encoded as ordinary text: find each special "
+            "string first, and put its id in its place.": lambda got: (
+                got == base.encode_ordinary(text)
+            ),
+            "the ids of the special tokens are missing: put special_tokens[s] where "
+            "the text holds s.": lambda got: (
+                got == [i for i in expected if i not in specials.values()]
+            ),
+            "handle every special token of special_tokens, not only '<|endoftext|>'.": (
+                lambda got: "<|user|>" in text and got == one.encode(text, "all")
+            ),
+            "the text after the last special token is lost: encode it too.": lambda got: (
+                len(got) < len(expected) and got == expected[: len(got)]
+            ),
+        },
+    )

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 4: multi-head attention."""
+"""Checks for the exercises of chapter 4: self-attention."""
 
 from __future__ import annotations
 
@@ -6,155 +6,149 @@ import math
 
 import torch
 
-from gptcourse.attention import MultiHeadAttention
+from gptcourse.attention import causal_mask as _causal_mask
 from gptcourse.attention import scaled_dot_product_attention as _attention
 from gptcourse.checks import checking, same_as
 
 
-def split_heads(fn) -> None:
-    """Exercise: ``fn(x: (B, T, C), n_heads: int) -> (B, H, T, C / H)``."""
+def causal_mask(fn) -> None:
+    """Exercise: the causal mask. ``fn(T: int) -> (T, T) bool tensor``, True = may attend."""
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(0)
-    with checking("split_heads", fn) as c:
-        for B, T, C, H in ((2, 5, 12, 3), (1, 7, 8, 2), (3, 6, 16, 4), (2, 3, 5, 1)):
-            x = torch.randn(B, T, C, generator=generator)
-            D = C // H
-            got = c.call(x, H)
-            expected = x.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-            c.close(
-                got,
-                expected,
-                f"split_heads(x of shape {(B, T, C)}, n_heads={H})",
-                rtol=0,
-                atol=0,
-                hints={
-                    f"that is (B, T, H, C/H) = {(B, T, H, D)}: swap the T and H dimensions "
-                    "with .transpose(1, 2).": same_as(x.view(B, T, H, D)),
-                    "reshaping (B, T, C) straight to (B, H, T, C/H) mixes time steps into "
-                    "the heads: view it as (B, T, H, C/H) first, then transpose(1, 2).": same_as(
-                        x.reshape(B, H, T, D)
-                    ),
-                    "head h must get the consecutive channels h*D .. h*D + D - 1, not every "
-                    "H-th channel: view the last dimension as (H, D), not (D, H).": same_as(
-                        x.view(B, T, D, H).permute(0, 3, 1, 2)
-                    ),
-                },
+    with checking("causal_mask", fn) as c:
+        for T in (4, 1, 2, 8):
+            got = c.call(T)
+            what = f"causal_mask({T})"
+            c.tensor(got, what, shape=(T, T))
+            c.that(
+                got.dtype == torch.bool,
+                f"{what}: expected a bool tensor (True = may attend), got dtype {got.dtype}. "
+                "Build it with dtype=torch.bool or convert it with .bool().",
             )
+            expected = _causal_mask(T)
+            message = f"{what}: expected\n{expected.int()}\ngot\n{got.int()}"
+            ones = torch.ones(T, T, dtype=torch.bool)
+            hints = {
+                "True above the diagonal lets a query see the keys after it: keep the "
+                "lower triangle (tril), not the upper one (triu).": ones.triu(),
+                "a token may attend to itself: keep the diagonal (tril(), not tril(-1)).": (
+                    ones.tril(-1)
+                ),
+                "tril(1) also keeps the diagonal just above the main one, so each query "
+                "sees the token after it: keep the lower triangle with the main diagonal, "
+                "tril() (diagonal=0).": ones.tril(1),
+                "that is True where attention is forbidden; here True means 'may attend' "
+                "(the lower triangle, diagonal included).": ~expected,
+            }
+            for hint, wrong in hints.items():
+                if torch.equal(got, wrong):
+                    message += f"\nHint: {hint}"
+                    break
+            c.that(torch.equal(got, expected), message)
 
 
-def merge_heads(fn) -> None:
-    """Exercise: ``fn(x: (B, H, T, D)) -> (B, T, H * D)``, the inverse of ``split_heads``."""
-    __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(1)
-    with checking("merge_heads", fn) as c:
-        for B, H, T, D in ((2, 3, 5, 4), (1, 2, 7, 4), (3, 4, 6, 4), (2, 1, 3, 5)):
-            x = torch.randn(B, H, T, D, generator=generator)
-            got = c.call(x)
-            expected = x.transpose(1, 2).reshape(B, T, H * D)
-            c.close(
-                got,
-                expected,
-                f"merge_heads(x of shape {(B, H, T, D)})",
-                rtol=0,
-                atol=0,
-                hints={
-                    "reshaping (B, H, T, D) straight to (B, T, H*D) mixes the heads' time "
-                    "steps: transpose(1, 2) to (B, T, H, D) first, then reshape.": same_as(
-                        x.reshape(B, T, H * D)
-                    ),
-                    f"that is (B, T, H, D) = {(B, T, H, D)}: join the last two dimensions "
-                    "with .reshape(B, T, H * D).": same_as(x.transpose(1, 2)),
-                },
-            )
-        x = torch.randn(2, 8, 12, generator=generator)
-        heads = x.view(2, 8, 3, 4).transpose(1, 2)
-        c.close(c.call(heads), x, "merge_heads(split_heads(x)) == x", rtol=0, atol=0)
+def attention_one_query(fn) -> None:
+    """Exercise: attention of one query, with loops.
 
-
-def count_attention_parameters(fn) -> None:
-    """Exercise: ``fn(d_model: int, n_heads: int, bias: bool) -> int``."""
-    __tracebackhide__ = True
-    with checking("count_attention_parameters", fn) as c:
-        for C, H, bias in ((64, 4, True), (768, 12, True), (768, 12, False), (12, 3, False)):
-            got = c.call(C, H, bias)
-            expected = sum(p.numel() for p in MultiHeadAttention(C, H, bias=bias).parameters())
-            biases = 4 * C if bias else 0
-            c.close(
-                got,
-                expected,
-                f"count_attention_parameters(d_model={C}, n_heads={H}, bias={bias})",
-                rtol=0,
-                atol=0,
-                hints={
-                    "that counts a full-width set of projections for every head; each head "
-                    "projects to only C/H dimensions, so the heads together have as many "
-                    "parameters as one head of width C.": same_as(
-                        H * (4 * C * C + biases), rtol=0, atol=0
-                    ),
-                    "the biases are missing: the input projections have 3C of them and the "
-                    "output projection C.": same_as(4 * C * C, rtol=0, atol=0),
-                    "the output projection W_O (C x C, and C biases) is missing.": same_as(
-                        3 * C * C + (3 * C if bias else 0), rtol=0, atol=0
-                    ),
-                    "with bias=False there are no biases at all.": same_as(
-                        4 * C * C + 4 * C if not bias else -1, rtol=0, atol=0
-                    ),
-                },
-            )
-
-
-def multi_head_attention(fn) -> None:
-    """Exercise: causal multi-head attention from its weights.
-
-    ``fn(x: (B, T, C), W_qkv: (C, 3C), b_qkv: (3C,), W_o: (C, C), b_o: (C,), n_heads)``
-    ``-> (B, T, C)``.
+    ``fn(q: (d_k,), K: (T, d_k), V: (T, d_v)) -> (d_v,)``.
     """
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(2)
-    with checking("multi_head_attention", fn) as c:
-        for B, T, C, H in ((2, 5, 12, 3), (1, 6, 16, 4), (2, 4, 8, 1)):
-            x = torch.randn(B, T, C, generator=generator, dtype=torch.float64)
-            W_qkv = torch.randn(C, 3 * C, generator=generator, dtype=torch.float64)
-            b_qkv = torch.randn(3 * C, generator=generator, dtype=torch.float64)
-            W_o = torch.randn(C, C, generator=generator, dtype=torch.float64) / math.sqrt(C)
-            b_o = torch.randn(C, generator=generator, dtype=torch.float64)
-            weights = (x, W_qkv, b_qkv, W_o, b_o, H)
-            got = c.call(x, W_qkv, b_qkv, W_o, b_o, H)
+    generator = torch.Generator().manual_seed(0)
+    with checking("attention_one_query", fn) as c:
+        for T, d_k, d_v in ((1, 4, 3), (5, 16, 3), (7, 64, 5)):
+            q = torch.randn(d_k, generator=generator, dtype=torch.float64)
+            K = torch.randn(T, d_k, generator=generator, dtype=torch.float64)
+            V = torch.randn(T, d_v, generator=generator, dtype=torch.float64)
+            got = c.call(q, K, V)
+            expected = _attention(q[None], K, V)[0][0]  # (d_v,)
+            scores = K @ q  # (T,)
             c.close(
                 got,
-                _reference(*weights),
-                f"multi_head_attention(x of shape {(B, T, C)}, n_heads={H})",
+                expected,
+                f"attention_one_query(q of shape ({d_k},), K of shape ({T}, {d_k}), "
+                f"V of shape ({T}, {d_v}))",
                 rtol=1e-6,
                 hints={
-                    f"the scores are scaled by 1/sqrt(C) = 1/sqrt({C}); each head scales "
-                    f"by 1/sqrt(D), the width of its own queries, D = C/H = {C // H}.": same_as(
-                        _reference(*weights, scale=1 / math.sqrt(C)), rtol=1e-6
+                    f"that is the attention without the scaling: divide each score by "
+                    f"sqrt(d_k) = {math.sqrt(d_k):g} before the softmax.": _is(
+                        torch.softmax(scores, 0) @ V
                     ),
-                    "the attention is not causal: a position may only attend to itself and "
-                    "earlier positions (causal mask).": same_as(
-                        _reference(*weights, causal=False), rtol=1e-6
+                    f"the scores are divided by d_k = {d_k}; divide them by sqrt(d_k).": _is(
+                        torch.softmax(scores / d_k, 0) @ V
                     ),
-                    "the output projection is missing: multiply the concatenated heads by "
-                    "W_o and add b_o.": same_as(_reference(*weights, project=False), rtol=1e-6),
-                    "the heads were not split right: view (B, T, C) as (B, T, H, D), then "
-                    "transpose to (B, H, T, D).": same_as(
-                        _reference(*weights, split_by_reshape=True), rtol=1e-6
+                    f"the scores are divided by sqrt(d_v) = sqrt({d_v}), the width of the "
+                    f"values; divide them by sqrt(d_k) = sqrt({d_k}), the width of the query "
+                    "and the keys whose dot products they are.": _is(
+                        torch.softmax(scores / math.sqrt(d_v), 0) @ V
                     ),
+                    "the weights must be a softmax of the scores (positive, summing to 1), "
+                    "not the scores themselves.": _is(scores / math.sqrt(d_k) @ V),
+                    "that returns the weights: the output is their weighted sum of the "
+                    "value vectors V[j].": _is(torch.softmax(scores / math.sqrt(d_k), 0)),
                 },
             )
 
 
-def _reference(
-    x, W_qkv, b_qkv, W_o, b_o, H, scale=None, causal=True, project=True, split_by_reshape=False
-):
-    """Causal multi-head attention; the keyword arguments make its usual mistakes."""
-    B, T, C = x.shape
-    D = C // H
-    q, k, v = (x @ W_qkv + b_qkv).split(C, dim=-1)  # 3 x (B, T, C)
-    if split_by_reshape:
-        q, k, v = (t.reshape(B, H, T, D) for t in (q, k, v))
-    else:
-        q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-    out, _ = _attention(q, k, v, causal=causal, scale=scale)  # (B, H, T, D)
-    out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
-    return out @ W_o + b_o if project else out
+def attention_weights(fn) -> None:
+    """Exercise: scaled and masked attention weights.
+
+    ``fn(Q: (T_q, d_k), K: (T_k, d_k), mask: (T_q, T_k) bool | None) -> (T_q, T_k)``.
+    """
+    __tracebackhide__ = True
+    generator = torch.Generator().manual_seed(1)
+    with checking("attention_weights", fn) as c:
+        cases = [(4, 6, 8, None), (5, 5, 16, "causal"), (3, 6, 32, "random")]
+        for T_q, T_k, d_k, kind in cases:
+            Q = torch.randn(T_q, d_k, generator=generator, dtype=torch.float64)
+            K = torch.randn(T_k, d_k, generator=generator, dtype=torch.float64)
+            if kind == "causal":
+                mask = _causal_mask(T_q)
+            elif kind == "random":
+                mask = torch.rand(T_q, T_k, generator=generator) < 0.6
+                mask[:, 0] = True  # every query may attend somewhere
+            else:
+                mask = None
+            got = c.call(Q, K, mask)
+            expected = _attention(Q, K, torch.eye(T_k, dtype=Q.dtype), mask=mask)[1]
+            scores = Q @ K.T / math.sqrt(d_k)
+            hints = {
+                "that is softmax(Q @ K.T) without the scaling: divide the scores by "
+                "sqrt(d_k) first.": _is(_masked_softmax(Q @ K.T, mask)),
+                "the columns sum to 1 instead of the rows: take the softmax over the keys, "
+                "the last dimension (dim=-1).": _is(_masked_softmax(scores, mask, dim=0)),
+            }
+            if mask is not None:
+                hints.update(
+                    {
+                        "masked scores set to 0 still get weight, since exp(0) = 1: set them "
+                        "to -inf (masked_fill(~mask, float('-inf'))).": _is(
+                            torch.softmax(scores.masked_fill(~mask, 0.0), -1)
+                        ),
+                        "the rows no longer sum to 1: mask the scores before the softmax, "
+                        "not the weights after it.": _is(
+                            torch.softmax(scores, -1).masked_fill(~mask, 0.0)
+                        ),
+                        "True in the mask means 'may attend': mask the pairs where it is "
+                        "False (~mask), not where it is True.": _is(_masked_softmax(scores, ~mask)),
+                        "the mask was not applied: the weights of the pairs where it is False "
+                        "must be 0.": _is(torch.softmax(scores, -1)),
+                    }
+                )
+            c.close(
+                got,
+                expected,
+                f"attention_weights(Q of shape ({T_q}, {d_k}), K of shape ({T_k}, {d_k}), "
+                f"mask={'None' if mask is None else f'{kind} bool ({T_q}, {T_k})'})",
+                rtol=1e-6,
+                hints=hints,
+            )
+
+
+def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None, dim: int = -1):
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    return torch.softmax(scores, dim).nan_to_num(0.0)
+
+
+def _is(wrong: torch.Tensor):
+    """A hint's test: the learner's result is ``wrong`` (NaN, a fully masked row, as 0)."""
+    return same_as(wrong, rtol=1e-6, nan_as_zero=True)

@@ -20,20 +20,20 @@ import math
 
 import torch
 
-from gptcourse.checks import ch05 as check
+from gptcourse.checks import ch06 as check
 
 # %% [markdown]
 # ```{exercise} The encoding of one position
-# :label: ex-05-sinusoidal-position
+# :label: ex-06-sinusoidal-position
 #
-# Write `sinusoidal_position(p, d_model)`, which returns the sinusoidal encoding of
-# position `p` as a tensor of shape `(d_model,)`, straight from the formula
+# Write `sinusoidal_position(p, n_embd)`, which returns the sinusoidal encoding of
+# position `p` as a tensor of shape `(n_embd,)`, straight from the formula
 # $\mathrm{PE}(p, 2i) = \sin(p / 10000^{2i/d})$ and
-# $\mathrm{PE}(p, 2i+1) = \cos(p / 10000^{2i/d})$, with $d$ = `d_model` (even).
+# $\mathrm{PE}(p, 2i+1) = \cos(p / 10000^{2i/d})$, with $d$ = `n_embd` (even).
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-05-sinusoidal-position
+# ```{solution-start} ex-06-sinusoidal-position
 # :class: dropdown
 # ```
 
@@ -44,12 +44,12 @@ from gptcourse.checks import ch05 as check
 
 
 # %%
-def sinusoidal_position(p: int, d_model: int) -> torch.Tensor:
-    """The sinusoidal encoding of position p, shape (d_model,)."""
+def sinusoidal_position(p: int, n_embd: int) -> torch.Tensor:
+    """The sinusoidal encoding of position p, shape (n_embd,)."""
     # BEGIN SOLUTION
-    i = torch.arange(d_model // 2, dtype=torch.float64)  # the pair index
-    angle = p / 10000 ** (2 * i / d_model)  # (d_model/2,)
-    pe = torch.empty(d_model, dtype=torch.float64)
+    i = torch.arange(n_embd // 2, dtype=torch.float64)  # the pair index
+    angle = p / 10000 ** (2 * i / n_embd)  # (n_embd/2,)
+    pe = torch.empty(n_embd, dtype=torch.float64)
     pe[0::2] = torch.sin(angle)
     pe[1::2] = torch.cos(angle)
     return pe
@@ -65,16 +65,16 @@ print(sinusoidal_position(1, 8).numpy().round(4))
 
 # %% [markdown]
 # ```{exercise} The matrix that moves a position
-# :label: ex-05-shift-matrix
+# :label: ex-06-shift-matrix
 #
 # For every offset $k$ there is a matrix $M_k$ with
 # $\mathrm{PE}(p + k) = M_k\,\mathrm{PE}(p)$ at every position $p$. Write
-# `shift_matrix(k, d_model)`, which returns it as a `(d_model, d_model)` tensor. Start
+# `shift_matrix(k, n_embd)`, which returns it as a `(n_embd, n_embd)` tensor. Start
 # from $\sin(a + b)$ and $\cos(a + b)$ for one pair of dimensions.
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-05-shift-matrix
+# ```{solution-start} ex-06-shift-matrix
 # :class: dropdown
 # ```
 
@@ -87,12 +87,12 @@ print(sinusoidal_position(1, 8).numpy().round(4))
 
 
 # %%
-def shift_matrix(k: int, d_model: int) -> torch.Tensor:
-    """M_k of shape (d_model, d_model), with PE(p + k) = M_k @ PE(p)."""
+def shift_matrix(k: int, n_embd: int) -> torch.Tensor:
+    """M_k of shape (n_embd, n_embd), with PE(p + k) = M_k @ PE(p)."""
     # BEGIN SOLUTION
-    M = torch.zeros(d_model, d_model, dtype=torch.float64)
-    for i in range(d_model // 2):
-        angle = k / 10000 ** (2 * i / d_model)
+    M = torch.zeros(n_embd, n_embd, dtype=torch.float64)
+    for i in range(n_embd // 2):
+        angle = k / 10000 ** (2 * i / n_embd)
         c, s = math.cos(angle), math.sin(angle)
         M[2 * i, 2 * i], M[2 * i, 2 * i + 1] = c, s  # new sin
         M[2 * i + 1, 2 * i], M[2 * i + 1, 2 * i + 1] = -s, c  # new cos
@@ -108,7 +108,7 @@ check.shift_matrix(shift_matrix)
 
 # %% [markdown]
 # ```{exercise} Rotary embeddings
-# :label: ex-05-rope
+# :label: ex-06-rope
 #
 # Write `rope(x, base)` for a tensor `x` of shape `(T, d)` whose row $t$ is the query
 # (or key) at position $t$. It returns a tensor of the same shape in which each pair of
@@ -119,7 +119,7 @@ check.shift_matrix(shift_matrix)
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-05-rope
+# ```{solution-start} ex-06-rope
 # :class: dropdown
 # ```
 
@@ -151,7 +151,7 @@ check.rope(rope)
 
 # %% [markdown]
 # ```{exercise} Which layers know the order?
-# :label: ex-05-equivariance
+# :label: ex-06-equivariance
 #
 # A function `f` from a sequence `x` of shape `(T, d)` to one of shape `(T, d')` is
 # *permutation equivariant* when `f(x[perm])` equals `f(x)[perm]` for every reordering
@@ -162,7 +162,7 @@ check.rope(rope)
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-05-equivariance
+# ```{solution-start} ex-06-equivariance
 # :class: dropdown
 # ```
 
@@ -195,14 +195,14 @@ check.is_permutation_equivariant(is_permutation_equivariant)
 
 # %% [markdown]
 # ```{exercise} Why not rotate the values?
-# :label: ex-05-rope-values
+# :label: ex-06-rope-values
 #
 # RoPE rotates the queries and the keys, but not the values. What would go wrong if the
 # value at position $n$ were rotated by $n\theta_i$ too?
 # ```
 
 # %% [markdown]
-# ```{solution} ex-05-rope-values
+# ```{solution} ex-06-rope-values
 # :class: dropdown
 #
 # Positions are needed only to decide *how much* each token is attended to, and the

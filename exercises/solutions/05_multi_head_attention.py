@@ -22,19 +22,19 @@ import math
 import torch
 
 from gptcourse.attention import causal_mask
-from gptcourse.checks import ch04 as check
+from gptcourse.checks import ch05 as check
 
 # %% [markdown]
 # ```{exercise} Split the heads
-# :label: ex-04-split-heads
+# :label: ex-05-split-heads
 #
-# Write `split_heads(x, n_heads)`, which turns a `(B, T, C)` tensor into the
+# Write `split_heads(x, n_head)`, which turns a `(B, T, C)` tensor into the
 # `(B, H, T, D)` tensor of its heads: head `h` gets the channels `h*D` to `h*D + D - 1`
 # of every position.
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-04-split-heads
+# ```{solution-start} ex-05-split-heads
 # :class: dropdown
 # ```
 
@@ -46,11 +46,11 @@ from gptcourse.checks import ch04 as check
 
 
 # %%
-def split_heads(x: torch.Tensor, n_heads: int) -> torch.Tensor:
+def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
     """(B, T, C) -> (B, H, T, C // H)."""
     # BEGIN SOLUTION
     B, T, C = x.shape
-    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
     # END SOLUTION
 
 
@@ -62,14 +62,14 @@ check.split_heads(split_heads)
 
 # %% [markdown]
 # ```{exercise} Merge the heads
-# :label: ex-04-merge-heads
+# :label: ex-05-merge-heads
 #
 # Write `merge_heads(x)`, the inverse of `split_heads`: from `(B, H, T, D)` to
 # `(B, T, H * D)`, the heads' outputs side by side at each position.
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-04-merge-heads
+# ```{solution-start} ex-05-merge-heads
 # :class: dropdown
 # ```
 
@@ -96,17 +96,17 @@ check.merge_heads(merge_heads)
 
 # %% [markdown]
 # ```{exercise} Count the parameters
-# :label: ex-04-count
+# :label: ex-05-count
 #
-# Write `count_attention_parameters(d_model, n_heads, bias)`: the number of parameters
-# of a multi-head attention layer of width `d_model` with `n_heads` heads (input
+# Write `count_attention_parameters(n_embd, n_head, bias)`: the number of parameters
+# of a multi-head attention layer of width `n_embd` with `n_head` heads (input
 # projections to queries, keys and values, and the output projection, with biases when
 # `bias` is true). Use the formula, not a module. How does the count depend on
-# `n_heads`?
+# `n_head`?
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-04-count
+# ```{solution-start} ex-05-count
 # :class: dropdown
 # ```
 
@@ -114,16 +114,16 @@ check.merge_heads(merge_heads)
 # Each of the four projections (queries, keys, values, output) is a $C \times C$ matrix
 # with $C$ biases, whatever the number of heads: the heads share out the columns of the
 # first three, they do not multiply them. So the count is $4C^2 + 4C$, and does not
-# depend on `n_heads` at all.
+# depend on `n_head` at all.
 
 
 # %%
-def count_attention_parameters(d_model, n_heads, bias=True):
-    """Parameters of multi-head attention of width d_model."""
+def count_attention_parameters(n_embd, n_head, bias=True):
+    """Parameters of multi-head attention of width n_embd."""
     # BEGIN SOLUTION
     # W_Q, W_K, W_V and W_O, each (C, C)
-    weights = 4 * d_model * d_model
-    biases = 4 * d_model if bias else 0
+    weights = 4 * n_embd * n_embd
+    biases = 4 * n_embd if bias else 0
     return weights + biases
     # END SOLUTION
 
@@ -138,9 +138,9 @@ print(f"GPT-2 small, one layer: {gpt2_layer:,} parameters")
 
 # %% [markdown]
 # ```{exercise} Causal multi-head attention from scratch
-# :label: ex-04-mha
+# :label: ex-05-mha
 #
-# Write `multi_head_attention(x, W_qkv, b_qkv, W_o, b_o, n_heads)`: the causal
+# Write `multi_head_attention(x, W_qkv, b_qkv, W_o, b_o, n_head)`: the causal
 # multi-head self-attention of GPT-2 on `x` of shape `(B, T, C)`, with the input
 # projection `W_qkv` of shape `(C, 3C)` (queries, keys and values side by side, as in
 # GPT-2), its bias `b_qkv` `(3C,)`, and the output projection `W_o` `(C, C)` and bias
@@ -149,7 +149,7 @@ print(f"GPT-2 small, one layer: {gpt2_layer:,} parameters")
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-04-mha
+# ```{solution-start} ex-05-mha
 # :class: dropdown
 # ```
 
@@ -160,17 +160,17 @@ print(f"GPT-2 small, one layer: {gpt2_layer:,} parameters")
 
 
 # %%
-def multi_head_attention(x, W_qkv, b_qkv, W_o, b_o, n_heads):
+def multi_head_attention(x, W_qkv, b_qkv, W_o, b_o, n_head):
     """Causal multi-head self-attention: (B, T, C) -> (B, T, C).
 
     W_qkv (C, 3C), b_qkv (3C,), W_o (C, C), b_o (C,).
     """
     # BEGIN SOLUTION
     B, T, C = x.shape
-    D = C // n_heads
+    D = C // n_head
     q, k, v = (x @ W_qkv + b_qkv).split(C, dim=-1)  # 3 x (B, T, C)
     # each (B, H, T, D)
-    q, k, v = (split_heads(t, n_heads) for t in (q, k, v))
+    q, k, v = (split_heads(t, n_head) for t in (q, k, v))
     scores = q @ k.transpose(-2, -1) / math.sqrt(D)  # (B, H, T, T)
     scores = scores.masked_fill(~causal_mask(T), float("-inf"))
     out = torch.softmax(scores, dim=-1) @ v  # (B, H, T, D)

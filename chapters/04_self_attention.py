@@ -388,7 +388,7 @@ for causal in (False, True):
 # Random weights only show the mechanics. To see what attention *learns*, we train the
 # smallest language model that has it, on Tiny Shakespeare, one character per token:
 # an embedding of each character and of its position (a model needs to know where
-# tokens are: {doc}`chapter 5 <../chapters/05_positional_encoding>` is about that),
+# tokens are: {doc}`chapter 6 <../chapters/06_positional_encoding>` is about that),
 # one attention head, and a linear map
 # from its output to a score for every character of the vocabulary. The input is
 # added back to the head's output so that the model still knows the current character
@@ -540,7 +540,7 @@ assert max(range(6), key=lambda delta: by_offset[delta]) == 1
 # through attention, the model predicts from the last two characters; that is why its
 # loss fell below the bigram model's, which sees only the current one. A single head
 # gives each query a single weighted average, so it has to choose one thing to look
-# at; the {doc}`next chapter <../chapters/04_multi_head_attention>` lets a layer look
+# at; the {doc}`next chapter <../chapters/05_multi_head_attention>` lets a layer look
 # at several.
 #
 # ## What does attention cost?
@@ -619,5 +619,5 @@ print("time ratio per doubling:", [round(r, 1) for r in ratios])
 # ## Exercises
 #
 # The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/03_self_attention>`, and in
-# `exercises/03_self_attention.ipynb` to work through in JupyterLab.
+# {doc}`its exercise notebook <../exercises/solutions/04_self_attention>`, and in
+# `exercises/04_self_attention.ipynb` to work through in JupyterLab.

@@ -20,11 +20,11 @@
 import re
 
 from gptcourse.bpe import BPETokenizer
-from gptcourse.checks import ch02 as check
+from gptcourse.checks import ch03 as check
 
 # %% [markdown]
 # ```{exercise} Count the pairs
-# :label: ex-02-count-pairs
+# :label: ex-03-count-pairs
 #
 # BPE training starts by counting, in a sequence of token ids, how often each pair of
 # adjacent ids occurs. Write `count_pairs(ids)`, which returns a dict that maps each
@@ -33,7 +33,7 @@ from gptcourse.checks import ch02 as check
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-02-count-pairs
+# ```{solution-start} ex-03-count-pairs
 # :class: dropdown
 # ```
 
@@ -65,7 +65,7 @@ print(f"most frequent pair: {top} = {bytes(top)!r}, {counts[top]} times")
 
 # %% [markdown]
 # ```{exercise} One merge step
-# :label: ex-02-merge
+# :label: ex-03-merge
 #
 # Write `merge(ids, pair, new_id)`, which returns a new list where every occurrence of
 # `pair` in `ids`, read from left to right, is replaced by the single id `new_id`. The
@@ -74,7 +74,7 @@ print(f"most frequent pair: {top} = {bytes(top)!r}, {counts[top]} times")
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-02-merge
+# ```{solution-start} ex-03-merge
 # :class: dropdown
 # ```
 
@@ -110,7 +110,7 @@ print(merge(list(b"aaabdaaabac"), (97, 97), 256))
 
 # %% [markdown]
 # ```{exercise} Encode with a merge table
-# :label: ex-02-encode
+# :label: ex-03-encode
 #
 # A trained BPE tokenizer is a merge table: `merges[(a, b)] = new_id`, where the
 # merges learnt first have the lowest new ids. Write `encode_with_merges(text, merges)`,
@@ -120,7 +120,7 @@ print(merge(list(b"aaabdaaabac"), (97, 97), 256))
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-02-encode
+# ```{solution-start} ex-03-encode
 # :class: dropdown
 # ```
 
@@ -159,7 +159,7 @@ print([toy.decode([i]) for i in ids])
 
 # %% [markdown]
 # ```{exercise} Special tokens
-# :label: ex-02-specials
+# :label: ex-03-specials
 #
 # Special tokens, such as `<|endoftext|>`, are strings that an encoder turns into one
 # reserved id instead of encoding them as ordinary text. Write
@@ -170,7 +170,7 @@ print([toy.decode([i]) for i in ids])
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-02-specials
+# ```{solution-start} ex-03-specials
 # :class: dropdown
 # ```
 
@@ -213,7 +213,7 @@ print(
 
 # %% [markdown]
 # ```{exercise} Why a leading space?
-# :label: ex-02-leading-space
+# :label: ex-03-leading-space
 #
 # GPT-2's pre-tokenisation keeps the space before a word with the word (`" the"`),
 # not after it (`"the "`). Encode `"the"`, `" the"` and `"The"` with GPT-2's tokenizer
@@ -222,7 +222,7 @@ print(
 # ```
 
 # %% [markdown]
-# ```{solution} ex-02-leading-space
+# ```{solution} ex-03-leading-space
 # :class: dropdown
 #
 # The three are different tokens (`"the"` is 1169, `" the"` is 262, `"The"` is 464):

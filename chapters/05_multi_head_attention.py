@@ -41,7 +41,7 @@ from gptcourse.char_tokenizer import CharTokenizer
 # %% [markdown]
 # ## Why is one head not enough?
 #
-# The one-head model of the {doc}`previous chapter <../chapters/03_self_attention>`
+# The one-head model of the {doc}`previous chapter <../chapters/04_self_attention>`
 # learned to look at the character just
 # before the current one. To predict the next character well it would also like to know
 # the one before that, whether a word has just begun, who is speaking. A single softmax
@@ -174,7 +174,7 @@ torch.testing.assert_close(y_batched, y_loop, **tight)
 # returns its output; its `attention_weights` method gives the weights, for pictures:
 
 # %%
-mha = CausalSelfAttention(d_model=C, n_heads=H).double()
+mha = CausalSelfAttention(n_embd=C, n_head=H).double()
 with torch.no_grad():
     mha.qkv_proj.weight.copy_(W_qkv.T)
     mha.qkv_proj.bias.copy_(b_qkv)
@@ -243,7 +243,7 @@ c_attn, c_proj = gpt2_attention.c_attn, gpt2_attention.c_proj
 print("c_attn.weight:", tuple(c_attn.weight.shape), "(in, out)")
 print("c_proj.weight:", tuple(c_proj.weight.shape), "(in, out)")
 
-ours = CausalSelfAttention(d_model=64, n_heads=4).double().eval()
+ours = CausalSelfAttention(n_embd=64, n_head=4).double().eval()
 with torch.no_grad():
     # (in, out) = (64, 192) transposed to (out, in) = (192, 64)
     ours.qkv_proj.weight.copy_(c_attn.weight.T)
@@ -293,12 +293,12 @@ train_ids, val_ids = train_val_split(ids)
 class AttentionLM(nn.Module):
     """Characters (B, T) -> next-character logits (B, T, vocab), and the loss."""
 
-    def __init__(self, vocab_size, block_size, d_model, n_heads):
+    def __init__(self, vocab_size, block_size, n_embd, n_head):
         super().__init__()
-        self.token_embedding = nn.Embedding(vocab_size, d_model)
-        self.position_embedding = nn.Embedding(block_size, d_model)
-        self.attention = CausalSelfAttention(d_model, n_heads)
-        self.to_logits = nn.Linear(d_model, vocab_size)
+        self.token_embedding = nn.Embedding(vocab_size, n_embd)
+        self.position_embedding = nn.Embedding(block_size, n_embd)
+        self.attention = CausalSelfAttention(n_embd, n_head)
+        self.to_logits = nn.Linear(n_embd, vocab_size)
 
     def embed(self, idx):
         T = idx.shape[1]
@@ -319,10 +319,10 @@ class AttentionLM(nn.Module):
         return self.attention.attention_weights(self.embed(idx))
 
 
-def train(n_heads, steps=400, block_size=64):
+def train(n_head, steps=400, block_size=64):
     torch.manual_seed(3)
     V = tokenizer.vocab_size
-    model = AttentionLM(V, block_size, d_model=64, n_heads=n_heads)
+    model = AttentionLM(V, block_size, n_embd=64, n_head=n_head)
     optimizer = torch.optim.AdamW(model.parameters(), lr=6e-3)
     generator = torch.Generator().manual_seed(3)
 
@@ -333,15 +333,15 @@ def train(n_heads, steps=400, block_size=64):
     return model
 
 
-models = {n_heads: train(n_heads) for n_heads in (1, 4)}
+models = {n_head: train(n_head) for n_head in (1, 4)}
 # the loss on the same 256 validation windows for both (seed 0)
 val = {"batch_size": 256, "block_size": 64}
 losses = {n: training.estimate_loss(m, val_ids, **val) for n, m in models.items()}
 print("heads  width  parameters  validation loss (nats)")
-for n_heads, model in models.items():
+for n_head, model in models.items():
     n_params = sum(p.numel() for p in model.parameters())
-    width, loss = 64 // n_heads, losses[n_heads]
-    print(f"{n_heads:5d} {width:6d} {n_params:11,} {loss:9.3f}")
+    width, loss = 64 // n_head, losses[n_head]
+    print(f"{n_head:5d} {width:6d} {n_params:11,} {loss:9.3f}")
 assert losses[4] < losses[1]
 
 
@@ -445,11 +445,11 @@ def attention_parameters(C: int) -> int:
 
 
 sizes = [(64, 1), (64, 4), (64, 16), (768, 1), (768, 12)]
-for width, n_heads in sizes:
-    module = MultiHeadAttention(width, n_heads)
+for width, n_head in sizes:
+    module = MultiHeadAttention(width, n_head)
     counted = sum(p.numel() for p in module.parameters())
     assert counted == attention_parameters(width)
-    print(f"C={width:3d}, H={n_heads:2d}: {counted:>9,} parameters")
+    print(f"C={width:3d}, H={n_head:2d}: {counted:>9,} parameters")
 
 # %% [markdown]
 # Nor do heads change the arithmetic. Counting a multiply and an add as 2 floating-point
@@ -476,8 +476,8 @@ def attention_flops(B: int, T: int, C: int) -> int:
     return 8 * B * T * C * C + 4 * B * T * T * C
 
 
-for n_heads in (1, 4, 16):
-    module = MultiHeadAttention(64, n_heads)
+for n_head in (1, 4, 16):
+    module = MultiHeadAttention(64, n_head)
     # PyTorch's math backend runs attention as matrix products, which the counter sees
     with sdpa_kernel(SDPBackend.MATH), FlopCounterMode(display=False) as counter:
         # B = 2 sequences of T = 32 tokens of width C = 64
@@ -485,7 +485,7 @@ for n_heads in (1, 4, 16):
     counted = counter.get_total_flops()
     formula = attention_flops(2, 32, 64)
     assert counted == formula
-    print(f"H={n_heads:2d}: {counted:,} FLOPs, formula {formula:,}")
+    print(f"H={n_head:2d}: {counted:,} FLOPs, formula {formula:,}")
 gpt2_layer = attention_flops(1, 1024, 768)
 share = 4 * 1024**2 * 768 / gpt2_layer
 gflops = gpt2_layer / 1e9
@@ -503,5 +503,5 @@ print(f"{share:.0%} of them in the scores and the weighted sums")
 # ## Exercises
 #
 # The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/04_multi_head_attention>`, and in
-# `exercises/04_multi_head_attention.ipynb` to work through in JupyterLab.
+# {doc}`its exercise notebook <../exercises/solutions/05_multi_head_attention>`, and in
+# `exercises/05_multi_head_attention.ipynb` to work through in JupyterLab.

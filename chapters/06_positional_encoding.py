@@ -43,7 +43,7 @@ from gptcourse.positions import (
 # ## Does attention know the order of its inputs?
 #
 # Take self-attention without a mask, as built in
-# {doc}`chapter 3 <../chapters/03_self_attention>`: the input is a matrix $X$ whose $T$
+# {doc}`chapter 4 <../chapters/04_self_attention>`: the input is a matrix $X$ whose $T$
 # rows are token vectors, and
 #
 # $$
@@ -62,14 +62,14 @@ from gptcourse.positions import (
 #
 # Permuting the input permutes the output, and nothing else changes: self-attention is
 # *permutation equivariant*. The heads of
-# {doc}`chapter 4 <../chapters/04_multi_head_attention>` and their output projection,
+# {doc}`chapter 5 <../chapters/05_multi_head_attention>` and their output projection,
 # which acts on each token separately, do not change that. Here it is with the course's
 # multi-head attention and random weights:
 
 # %%
 torch.manual_seed(0)
-attn = MultiHeadAttention(d_model=16, n_heads=4)  # no mask: all tokens see all
-x = torch.randn(1, 6, 16)  # (B, T, d_model): six token vectors
+attn = MultiHeadAttention(n_embd=16, n_head=4)  # no mask: all tokens see all
+x = torch.randn(1, 6, 16)  # (B, T, n_embd): six token vectors
 perm = torch.tensor([3, 0, 5, 1, 4, 2])  # a new order for the six positions
 
 with torch.no_grad():
@@ -114,7 +114,7 @@ torch.testing.assert_close(out_b, out_a[[2, 1, 0]])
 # (here with the sinusoidal vectors of the next section):
 
 # %%
-positions = sinusoidal_encoding(block_size=3, d_model=16)  # (T, d_model)
+positions = sinusoidal_encoding(block_size=3, n_embd=16)  # (T, n_embd)
 with torch.no_grad():
     pos_a = attn(embed_sentence("dog bites man") + positions)[0]
     pos_b = attn(embed_sentence("man bites dog") + positions)[0]
@@ -130,7 +130,7 @@ assert change > 0.1 and not torch.allclose(pos_b, pos_a[[2, 1, 0]], atol=1e-3)
 
 # %%
 torch.manual_seed(0)
-causal = CausalSelfAttention(d_model=16, n_heads=4)
+causal = CausalSelfAttention(n_embd=16, n_head=4)
 with torch.no_grad():
     y, y_of_permuted = causal(x), causal(x[:, perm])
 equivariant = torch.allclose(y_of_permuted, y[:, perm], atol=1e-5)
@@ -149,22 +149,22 @@ assert not equivariant
 # \mathrm{PE}(p, 2i+1) = \cos\!\left(\frac{p}{10000^{2i/d}}\right),
 # $$
 #
-# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `d_model` (which must be
+# for $i = 0, \dots, d/2 - 1$, with $d$ the model's width `n_embd` (which must be
 # even). Straight from the formula, one number at a time:
 
 
 # %%
-def sinusoidal_loops(block_size: int, d_model: int) -> torch.Tensor:
-    """PE of shape (block_size, d_model), written exactly as the formula reads."""
-    pe = torch.zeros(block_size, d_model, dtype=torch.float64)
+def sinusoidal_loops(block_size: int, n_embd: int) -> torch.Tensor:
+    """PE of shape (block_size, n_embd), written exactly as the formula reads."""
+    pe = torch.zeros(block_size, n_embd, dtype=torch.float64)
     for p in range(block_size):
-        for i in range(d_model // 2):
-            pe[p, 2 * i] = math.sin(p / 10000 ** (2 * i / d_model))
-            pe[p, 2 * i + 1] = math.cos(p / 10000 ** (2 * i / d_model))
+        for i in range(n_embd // 2):
+            pe[p, 2 * i] = math.sin(p / 10000 ** (2 * i / n_embd))
+            pe[p, 2 * i + 1] = math.cos(p / 10000 ** (2 * i / n_embd))
     return pe
 
 
-print(sinusoidal_loops(block_size=3, d_model=8).numpy().round(4))
+print(sinusoidal_loops(block_size=3, n_embd=8).numpy().round(4))
 
 # %% [markdown]
 # Position 0 is $[0, 1, 0, 1, \dots]$, since $\sin 0 = 0$ and $\cos 0 = 1$. The loops
@@ -174,11 +174,11 @@ print(sinusoidal_loops(block_size=3, d_model=8).numpy().round(4))
 
 
 # %%
-def sinusoidal(block_size: int, d_model: int) -> torch.Tensor:
+def sinusoidal(block_size: int, n_embd: int) -> torch.Tensor:
     p = torch.arange(block_size, dtype=torch.float64)[:, None]  # (T, 1)
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # 0, 2, 4, ...
-    omega = 10000 ** (-two_i / d_model)  # (d/2,)
-    pe = torch.empty(block_size, d_model, dtype=torch.float64)
+    two_i = torch.arange(0, n_embd, 2, dtype=torch.float64)  # 0, 2, 4, ...
+    omega = 10000 ** (-two_i / n_embd)  # (d/2,)
+    pe = torch.empty(block_size, n_embd, dtype=torch.float64)
     pe[:, 0::2] = torch.sin(p * omega)  # (T, d/2), broadcast
     pe[:, 1::2] = torch.cos(p * omega)
     return pe
@@ -268,14 +268,14 @@ plt.show()
 
 
 # %%
-def shift_matrix(k: int, d_model: int) -> torch.Tensor:
-    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
-    omega = 10000 ** (-two_i / d_model)
+def shift_matrix(k: int, n_embd: int) -> torch.Tensor:
+    two_i = torch.arange(0, n_embd, 2, dtype=torch.float64)
+    omega = 10000 ** (-two_i / n_embd)
     blocks = []
     for w in omega.tolist():  # one 2x2 block per pair of dimensions
         c, s = math.cos(k * w), math.sin(k * w)
         blocks.append(torch.tensor([[c, s], [-s, c]], dtype=torch.float64))
-    return torch.block_diag(*blocks)  # (d_model, d_model)
+    return torch.block_diag(*blocks)  # (n_embd, n_embd)
 
 
 pe = sinusoidal_encoding(1000, 32, dtype=torch.float64)
@@ -332,11 +332,11 @@ plt.show()
 # $M_k$ for that.
 #
 # The package's `SinusoidalPositionalEncoding` adds the
-# table to its input: for an input of shape `(B, T, d_model)`, it returns `x + PE[:T]`.
+# table to its input: for an input of shape `(B, T, n_embd)`, it returns `x + PE[:T]`.
 
 # %%
-add_positions = SinusoidalPositionalEncoding(block_size=1024, d_model=16)
-x = torch.randn(2, 10, 16)  # (B, T, d_model)
+add_positions = SinusoidalPositionalEncoding(block_size=1024, n_embd=16)
+x = torch.randn(2, 10, 16)  # (B, T, n_embd)
 torch.testing.assert_close(add_positions(x), x + sinusoidal_encoding(10, 16))
 print(add_positions, "->", tuple(add_positions(x).shape))
 
@@ -368,7 +368,7 @@ shape = tuple(wpe.table.weight.shape)
 print(f"GPT-2's position table: {shape}, {n_params:,} parameters")
 assert n_params == 1024 * 768
 
-x = torch.randn(2, 10, 768)  # token embeddings, (B, T, d_model)
+x = torch.randn(2, 10, 768)  # token embeddings, (B, T, n_embd)
 torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])
 
 # %% [markdown]
@@ -382,7 +382,7 @@ torch.testing.assert_close(wpe(x), x + wpe.table.weight[:10])
 # token 1025, and no amount of cleverness at inference time changes that:
 
 # %%
-wpe_small = LearnedPositionalEmbedding(block_size=8, d_model=4)
+wpe_small = LearnedPositionalEmbedding(block_size=8, n_embd=4)
 try:
     wpe_small(torch.zeros(1, 10, 4))
 except ValueError as error:
@@ -598,16 +598,16 @@ print("targets:", y[0].tolist())
 class Block(nn.Module):
     """A pre-norm Transformer block; with `rope`, attention rotates queries and keys."""
 
-    def __init__(self, d_model: int, n_heads: int, rope: RotaryEmbedding | None):
+    def __init__(self, n_embd: int, n_head: int, rope: RotaryEmbedding | None):
         super().__init__()
-        self.norm1 = nn.LayerNorm(d_model)
+        self.norm1 = nn.LayerNorm(n_embd)
         # rotary=None: no rotation; a RotaryEmbedding turns the queries and keys
-        self.attn = CausalSelfAttention(d_model, n_heads, rotary=rope)
-        self.norm2 = nn.LayerNorm(d_model)
+        self.attn = CausalSelfAttention(n_embd, n_head, rotary=rope)
+        self.norm2 = nn.LayerNorm(n_embd)
         self.mlp = nn.Sequential(
-            nn.Linear(d_model, 4 * d_model),
+            nn.Linear(n_embd, 4 * n_embd),
             nn.GELU(),
-            nn.Linear(4 * d_model, d_model),
+            nn.Linear(4 * n_embd, n_embd),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, C) -> (B, T, C)
@@ -616,21 +616,21 @@ class Block(nn.Module):
 
 
 class TinyTransformer(nn.Module):
-    def __init__(self, position: str, d_model: int = 32, n_heads: int = 4):
+    def __init__(self, position: str, n_embd: int = 32, n_head: int = 4):
         super().__init__()
-        self.embed = nn.Embedding(SYMBOLS + 1, d_model)
+        self.embed = nn.Embedding(SYMBOLS + 1, n_embd)
         self.add_positions = nn.Identity()
         rope = None
         if position == "sinusoidal":
-            self.add_positions = SinusoidalPositionalEncoding(BLOCK_SIZE, d_model)
+            self.add_positions = SinusoidalPositionalEncoding(BLOCK_SIZE, n_embd)
         elif position == "learned":
-            self.add_positions = LearnedPositionalEmbedding(BLOCK_SIZE, d_model)
+            self.add_positions = LearnedPositionalEmbedding(BLOCK_SIZE, n_embd)
         else:  # rotary: nothing is added, queries and keys turn in every block
-            rope = RotaryEmbedding(d_model // n_heads, BLOCK_SIZE)
-        blocks = [Block(d_model, n_heads, rope) for _ in range(2)]  # two layers
+            rope = RotaryEmbedding(n_embd // n_head, BLOCK_SIZE)
+        blocks = [Block(n_embd, n_head, rope) for _ in range(2)]  # two layers
         self.blocks = nn.Sequential(*blocks)
-        self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, SYMBOLS + 1)
+        self.norm = nn.LayerNorm(n_embd)
+        self.head = nn.Linear(n_embd, SYMBOLS + 1)
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None):
         h = self.blocks(self.add_positions(self.embed(x)))
@@ -754,5 +754,5 @@ plt.show()
 # ## Exercises
 #
 # The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/05_positional_encoding>`, and in
-# `exercises/05_positional_encoding.ipynb` to work through in JupyterLab.
+# {doc}`its exercise notebook <../exercises/solutions/06_positional_encoding>`, and in
+# `exercises/06_positional_encoding.ipynb` to work through in JupyterLab.

@@ -58,7 +58,7 @@ print(f"{len(train_text):,} to learn from, {len(val_text):,} held out")
 # $$
 #
 # because a model with a context of $T$ tokens reads about $T \bar c$ characters at
-# once, and the cost of attention grows with $T^2$ (chapter 3). The price is paid in
+# once, and the cost of attention grows with $T^2$ (chapter 4). The price is paid in
 # the vocabulary: the model holds one embedding vector of $d$ numbers per token, a
 # $V \times d$ table. Let us measure both sides on Tiny Shakespeare. Characters first,
 # with the character tokenizer of chapter 1, and words, cut at whitespace:
@@ -746,6 +746,6 @@ plt.show()
 # ## Exercises
 #
 # The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/02_tokenisation>`, and in
-# `exercises/02_tokenisation.ipynb` to work through in JupyterLab: counting pairs, one
+# {doc}`its exercise notebook <../exercises/solutions/03_tokenisation>`, and in
+# `exercises/03_tokenisation.ipynb` to work through in JupyterLab: counting pairs, one
 # merge step, encoding with a merge table, and adding special tokens.

@@ -20,11 +20,11 @@ import math
 
 import torch
 
-from gptcourse.checks import ch03 as check
+from gptcourse.checks import ch04 as check
 
 # %% [markdown]
 # ```{exercise} The causal mask
-# :label: ex-03-causal-mask
+# :label: ex-04-causal-mask
 #
 # Write `causal_mask(T)`, which returns the `(T, T)` boolean tensor of a language
 # model's attention: `True` where query `i` may attend to key `j`, that is where
@@ -32,7 +32,7 @@ from gptcourse.checks import ch03 as check
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-03-causal-mask
+# ```{solution-start} ex-04-causal-mask
 # :class: dropdown
 # ```
 
@@ -60,7 +60,7 @@ print(causal_mask(4).int())
 
 # %% [markdown]
 # ```{exercise} Attention for one query, with loops
-# :label: ex-03-one-query
+# :label: ex-04-one-query
 #
 # Write `attention_one_query(q, K, V)` with explicit Python loops over the keys (no
 # matrix products): `q` is one query of shape `(d_k,)`, `K` holds `T` keys `(T, d_k)`
@@ -71,7 +71,7 @@ print(causal_mask(4).int())
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-03-one-query
+# ```{solution-start} ex-04-one-query
 # :class: dropdown
 # ```
 
@@ -107,7 +107,7 @@ check.attention_one_query(attention_one_query)
 
 # %% [markdown]
 # ```{exercise} Scaled and masked attention weights
-# :label: ex-03-weights
+# :label: ex-04-weights
 #
 # Write `attention_weights(Q, K, mask=None)` with matrix operations: `Q` is
 # `(T_q, d_k)`, `K` is `(T_k, d_k)` and `mask`, when given, is a `(T_q, T_k)` bool
@@ -117,7 +117,7 @@ check.attention_one_query(attention_one_query)
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-03-weights
+# ```{solution-start} ex-04-weights
 # :class: dropdown
 # ```
 
@@ -149,7 +149,7 @@ check.attention_weights(attention_weights)
 
 # %% [markdown]
 # ```{exercise} Shuffle the words
-# :label: ex-03-shuffle
+# :label: ex-04-shuffle
 #
 # Take attention *without* a mask and without any information about positions: the
 # input is just the sequence of token vectors $x_1, \dots, x_T$. What happens to the
@@ -158,7 +158,7 @@ check.attention_weights(attention_weights)
 # ```
 
 # %% [markdown]
-# ```{solution} ex-03-shuffle
+# ```{solution} ex-04-shuffle
 # :class: dropdown
 #
 # The outputs are shuffled in the same way, and are otherwise unchanged: each output
@@ -169,5 +169,5 @@ check.attention_weights(attention_weights)
 # apart. The causal mask breaks the symmetry only in part: in one layer, position $i$
 # sees the first $i$ tokens as a set, without their order. A real model adds
 # information about positions to its inputs, the subject of
-# {doc}`chapter 5 <../../chapters/05_positional_encoding>`.
+# {doc}`chapter 6 <../../chapters/06_positional_encoding>`.
 # ```
