@@ -15,11 +15,26 @@
 # layer runs several heads side by side, each in its own slice of the model's width, so
 # that one position can gather several things at once. This chapter builds multi-head
 # attention first as a loop over heads and then in the batched form every
-# implementation uses; proves that it is exactly PyTorch's `nn.MultiheadAttention` and
-# GPT-2's attention given the same weights; trains a small model to see what its heads
-# learn; and counts what heads cost.
+# implementation uses; proves that it is exactly PyTorch's
+# {py:class}`torch.nn.MultiheadAttention` and GPT-2's attention given the same weights;
+# trains small models to see what their heads learn and whether more heads help; and
+# counts what heads cost.
+#
+# ```{admonition} What you will be able to do
+# - compute multi-head attention from its weights, as a loop over heads and in one
+#   batched product, and check it against PyTorch's and GPT-2's;
+# - explain why each head has width $C/H$, is scaled by $1/\sqrt{C/H}$, and why the
+#   heads end in an output projection $W_O$;
+# - use `gptcourse.attention.MultiHeadAttention` and read its heads' weights;
+# - test what a head attends to, and ablate a head to measure what it contributes;
+# - tell a difference between two trained models from the spread between seeds;
+# - count the parameters and FLOPs of a layer, and what multi-query and grouped-query
+#   attention save.
+# ```
 
 # %%
+import copy
+
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
@@ -35,8 +50,9 @@ from gptcourse.attention import (
     causal_mask,
     scaled_dot_product_attention,
 )
-from gptcourse.batches import get_batch, train_val_split
+from gptcourse.batches import get_batch, split_text
 from gptcourse.char_tokenizer import CharTokenizer
+from gptcourse.glue import glue
 
 # %% [markdown]
 # ## Why is one head not enough?
@@ -48,7 +64,8 @@ from gptcourse.char_tokenizer import CharTokenizer
 # cannot serve all of these at once: if a query splits its weight between two
 # positions, it gets the *average* of their values, a blur of both, not both.
 #
-# *Multi-head attention* runs $H$ attentions in parallel. Head $h$ has its own
+# {term}`Multi-head attention` {cite:p}`vaswani2017attention` runs $H$ attentions in
+# parallel. Each {term}`attention head` $h$ has its own
 # projections $W_Q^{(h)}, W_K^{(h)}, W_V^{(h)} \in \mathbb{R}^{C \times C/H}$: it works
 # in a subspace of width $D = C/H$ of the model's width $C$, and can look somewhere else
 # than the other heads. Their outputs are concatenated back to width $C$ and mixed by an
@@ -166,12 +183,14 @@ torch.testing.assert_close(y_batched, y_loop, **tight)
 
 # %% [markdown]
 # Same numbers. After the transpose the tensor is no longer contiguous in memory, which
-# is why the way back uses `reshape` (which copies when it must) rather than `view`.
-# The companion package's `MultiHeadAttention` is exactly this computation, with the
-# projections as `nn.Linear` layers: `qkv_proj` holds $W_{QKV}^\top$ (PyTorch's `Linear`
-# stores its weight as `(out, in)`) and `out_proj` holds $W_O^\top$. Given our weights,
-# it gives the same output, and `CausalSelfAttention` is its causal case. The module
-# returns its output; its `attention_weights` method gives the weights, for pictures:
+# is why the way back uses {py:meth}`~torch.Tensor.reshape` (which copies when it must)
+# rather than {py:meth}`~torch.Tensor.view`. The companion package's
+# `MultiHeadAttention` is exactly this computation, with the projections as
+# {py:class}`torch.nn.Linear` layers: `qkv_proj` holds $W_{QKV}^\top$ (PyTorch's
+# `Linear` stores its weight as `(out, in)`) and `out_proj` holds $W_O^\top$. Given
+# our weights, it gives the same output, and `CausalSelfAttention` is its causal case.
+# The module returns its output; its `attention_weights` method gives the weights, for
+# pictures:
 
 # %%
 mha = CausalSelfAttention(n_embd=C, n_head=H).double()
@@ -214,6 +233,37 @@ assert largest < 1e-12
 print("largest difference below 1e-12")
 
 # %% [markdown]
+# ````{admonition} A common mistake: full-width heads, no $W_O$, scaling by $\sqrt{C}$
+# :class: warning
+# The course's outline, like several popular accounts, describes multi-head attention
+# as $H$ attentions whose outputs are simply concatenated, each head as wide as the
+# model, with scores divided by $\sqrt{d_\text{model}}$. All three differ from the
+# Transformer {cite:p}`vaswani2017attention` and from every implementation above:
+#
+# - each head projects to $D = C/H$ dimensions, not $C$: the $H$ heads together have
+#   the projections of *one* full-width head (counted in the last section), and their
+#   concatenation is $C$ wide, not $HC$;
+# - the concatenation is multiplied by the output projection $W_O$. Without it, the
+#   channels $hD, \dots, hD + D - 1$ of the output could only ever hold head $h$'s
+#   average; $W_O$ mixes what the heads found into every channel;
+# - each head divides its scores by $\sqrt{D}$, the width of *its* queries and keys,
+#   since the argument of the previous chapter applies to each dot product on its own.
+#
+# The cell below computes the outline's two variants with the same weights: neither is
+# what PyTorch's module returns.
+# ````
+
+# %%
+# the outline's scale, 1/sqrt(C), on the heads' queries, keys and values (B, H, T, D)
+out_root_C, _ = scaled_dot_product_attention(q, k, v, causal=True, scale=C**-0.5)
+y_root_C = mha.merge_heads(out_root_C) @ W_o + b_o  # (B, T, C)
+y_no_W_o = out  # the concatenated heads (B, T, C) of the batched cell, no W_O
+for name, y_wrong in {"scaled by 1/sqrt(C)": y_root_C, "without W_O": y_no_W_o}.items():
+    gap = (y_wrong - y_torch).abs().max().item()
+    assert gap > 0.1
+    print(f"{name:>20}: differs from nn.MultiheadAttention by more than 0.1")
+
+# %% [markdown]
 # ## Is it what GPT-2 computes?
 #
 # The attention of GPT-2, as the `transformers` library implements it, is the same
@@ -251,6 +301,12 @@ with torch.no_grad():
     ours.out_proj.weight.copy_(c_proj.weight.T)
     ours.out_proj.bias.copy_(c_proj.bias)
 
+# %% [markdown]
+# A forward hook is a function that PyTorch calls after a module's `forward`, with
+# its inputs and output ({py:meth}`torch.nn.Module.register_forward_hook`): here it
+# keeps what GPT-2's attention received and returned.
+
+# %%
 seen = {}
 
 
@@ -279,17 +335,21 @@ print("largest difference from GPT-2's attention below 1e-12")
 #
 # ## What do different heads look at?
 #
-# We train the character-level model of the previous chapter twice with identical
-# settings: once with one head of width 64, once with four heads of width 16. Both have
-# exactly the same number of parameters (the last section shows why).
+# We train the character-level model of the previous chapter, with a learned position
+# table, once with one head of width 64 and once with four heads of width 16. Both have
+# exactly the same number of parameters (a later section shows why). The whole model is
+# an embedding, one attention layer with a residual connection, and a read-out:
 
 # %%
 text = data.load_text("tinyshakespeare")
+train_text, val_text = split_text(text, 0.1)  # the course's validation split
 tokenizer = CharTokenizer.from_text(text)
-ids = torch.tensor(tokenizer.encode(text))
-train_ids, val_ids = train_val_split(ids)
+train_ids = torch.tensor(tokenizer.encode(train_text))
+val_ids = torch.tensor(tokenizer.encode(val_text))
+print(f"{len(train_ids):,} training and {len(val_ids):,} validation characters")
 
 
+# %%
 class AttentionLM(nn.Module):
     """Characters (B, T) -> next-character logits (B, T, vocab), and the loss."""
 
@@ -300,12 +360,9 @@ class AttentionLM(nn.Module):
         self.attention = CausalSelfAttention(n_embd, n_head)
         self.to_logits = nn.Linear(n_embd, vocab_size)
 
-    def embed(self, idx):
-        T = idx.shape[1]
-        tokens = self.token_embedding(idx)  # (B, T, C)
-        # (T, C): one vector per position
-        positions = self.position_embedding(torch.arange(T))
-        return tokens + positions  # (B, T, C)
+    def embed(self, idx):  # (B, T) -> (B, T, C): token plus position vectors
+        positions = torch.arange(idx.shape[1])  # 0 .. T - 1
+        return self.token_embedding(idx) + self.position_embedding(positions)
 
     def forward(self, idx, targets=None):
         x = self.embed(idx)
@@ -319,31 +376,37 @@ class AttentionLM(nn.Module):
         return self.attention.attention_weights(self.embed(idx))
 
 
-def train(n_head, steps=400, block_size=64):
-    torch.manual_seed(3)
-    V = tokenizer.vocab_size
-    model = AttentionLM(V, block_size, n_embd=64, n_head=n_head)
+# %% [markdown]
+# Training uses the loop and the loss estimate of the course's package,
+# `gptcourse.training.train` and `estimate_loss`; the seed fixes both the initial
+# weights and the batches:
+
+
+# %%
+def train_model(n_head: int, seed: int, steps: int = 400) -> AttentionLM:
+    torch.manual_seed(seed)  # the initial weights
+    model = AttentionLM(tokenizer.vocab_size, 64, n_embd=64, n_head=n_head)
     optimizer = torch.optim.AdamW(model.parameters(), lr=6e-3)
-    generator = torch.Generator().manual_seed(3)
+    generator = torch.Generator().manual_seed(seed)  # the batches
 
     def next_batch():
-        return get_batch(train_ids, 32, block_size, generator)
+        return get_batch(train_ids, 32, 64, generator)
 
-    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 1
+    training.train(model, optimizer, next_batch, steps)
     return model
 
 
-models = {n_head: train(n_head) for n_head in (1, 4)}
-# the loss on the same 256 validation windows for both (seed 0)
-val = {"batch_size": 256, "block_size": 64}
-losses = {n: training.estimate_loss(m, val_ids, **val) for n, m in models.items()}
+def val_loss(model: nn.Module) -> float:
+    """The loss on the same 256 validation windows (seed 0) for every model."""
+    return training.estimate_loss(model, val_ids, batch_size=256, block_size=64)
+
+
+torch.set_num_threads(1)  # models this small run fastest on one thread
+models = {n_head: train_model(n_head, seed=3) for n_head in (1, 4)}
 print("heads  width  parameters  validation loss (nats)")
 for n_head, model in models.items():
     n_params = sum(p.numel() for p in model.parameters())
-    width, loss = 64 // n_head, losses[n_head]
-    print(f"{n_head:5d} {width:6d} {n_params:11,} {loss:9.3f}")
-assert losses[4] < losses[1]
-
+    print(f"{n_head:5d} {64 // n_head:6d} {n_params:11,} {val_loss(model):9.2f}")
 
 # %% [markdown]
 # Now the four heads' weights on the line of the previous chapter, which comes from
@@ -364,8 +427,7 @@ def show_attention(ax, weights, chars, title=""):
 
 
 line = "TRANIO:\nPardon me, sir, the boldness is mine own,"
-# The line comes from the validation part of the text:
-assert text.index(line) > len(text) - len(val_ids)
+assert line in val_text  # a line the model was not trained on
 line_ids = torch.tensor([tokenizer.encode(line)])  # (1, T)
 with torch.no_grad():
     line_weights = models[4].attention_weights(line_ids)
@@ -419,11 +481,112 @@ assert favourite[3][0] == ":" and favourite[3][1] > 3 * even
 # back to where it began, the colon that ends the speaker's name `TRANIO:`: the
 # queries of the second line give it more than three times the weight an even spread
 # would. Head 0 spreads its weight over the recent past. Two heads learning the
-# same thing is common: nothing in training asks heads to differ, and many heads of
-# trained Transformers can be removed with little loss (Michel et al., 2019, *Are
-# Sixteen Heads Really Better than One?*). With the same parameters and the same
-# training, the four-head model ends with a slightly lower validation loss than the
-# one-head model.
+# same thing is common: nothing in training asks heads to differ.
+#
+# ### Is it the colon, or position 6?
+#
+# The colon of `TRANIO:` is character 6, and this model has a learned position table:
+# head 3 could just as well have learned "look at position 6" as "look at the colon".
+# One line cannot tell the two apart. Lines whose speaker's name has another length
+# can: in them the colon moves and position 6 holds a letter. For five speakers of the
+# validation text, the first 40 characters of one of their speeches, and the mean
+# weight the queries of the second line give to the colon and to position 6:
+
+# %%
+head = 3
+print("line                   colon at  weight on it  on position 6")
+for name in ("ARIEL", "TRANIO", "GONZALO", "LUCENTIO", "PETRUCHIO"):
+    start = val_text.index(f"\n\n{name}:\n") + 2
+    speech = val_text[start : start + 40]
+    colon, second_line = speech.index(":"), speech.index("\n") + 1
+    speech_ids = torch.tensor([tokenizer.encode(speech)])
+    with torch.no_grad():
+        w = models[4].attention_weights(speech_ids)[0, head]  # (T, T)
+    received = w[second_line:].mean(dim=0)  # (T,): the mean weight each key gets
+    on_colon, on_six = received[colon].item(), received[6].item()
+    shown = repr(speech[:16])[1:-1] + "…"
+    print(f"{shown:<22} {colon:8d} {on_colon:13.2f} {on_six:14.2f}")
+    if colon != 6:
+        assert on_colon > 2 * on_six  # the head follows the colon, not position 6
+
+# %% [markdown]
+# Wherever the colon stands, head 3 finds it, and position 6 gets much less weight when
+# it holds something else: the head looks for the character, not the place.
+#
+# ### Which heads does the model need?
+#
+# A picture shows where a head looks, not whether the model uses what it finds there.
+# To measure that, *ablate* the head ({term}`ablation`): remove its output and see how
+# much the validation loss rises. Head $h$ contributes to the output only through its
+# block of the concatenation, which $W_O$ reads with the columns $hD, \dots, hD + D - 1$
+# of `out_proj.weight`; setting those columns to zero removes the head and nothing
+# else.
+
+
+# %%
+def without_head(model: AttentionLM, h: int) -> AttentionLM:
+    """A copy of the model whose attention ignores head h."""
+    ablated = copy.deepcopy(model)
+    D = ablated.attention.head_dim
+    with torch.no_grad():  # out_proj.weight is (out, in): zero head h's inputs
+        ablated.attention.out_proj.weight[:, h * D : (h + 1) * D] = 0
+    return ablated
+
+
+full = val_loss(models[4])
+glue("full_loss", f"{full:.2f}")
+rise = [val_loss(without_head(models[4], h)) - full for h in range(4)]
+for h in range(4):
+    print(f"without head {h}: validation loss {full:.2f} + {rise[h]:.2f}")
+    glue(f"rise_head{h}", f"{rise[h]:.2f}")
+assert min(rise) > 0.01 and max(rise) > 2 * min(rise)
+
+# %% [markdown]
+# Removing any one head raises the validation loss of {glue:text}`full_loss` nats: by
+# {glue:text}`rise_head0`, {glue:text}`rise_head1`, {glue:text}`rise_head2` and
+# {glue:text}`rise_head3` nats for heads 0 to 3. The model uses all four, some much
+# more than others. A picture and an ablation answer different questions, where a
+# head looks and how much the predictions depend on it, and only the second measures
+# what a head is worth. In large trained Transformers many heads can be removed with
+# little loss {cite:p}`michel2019sixteen`; in this one-layer model, with four heads
+# only, none is spare.
+#
+# ## Are four heads better than one?
+#
+# The single training run above gives the four-head model a slightly lower validation
+# loss than the one-head model. One run cannot say whether that is the heads or the
+# luck of the draw: another seed gives other initial weights and other batches, and so
+# another loss. So we train both models with four seeds (the seed-3 models are the ones
+# above) and compare the difference between them with the spread between seeds:
+
+# %%
+seeds = range(4)
+losses = {(1, 3): val_loss(models[1]), (4, 3): val_loss(models[4])}
+for n_head in (1, 4):
+    for seed in seeds:
+        if (n_head, seed) not in losses:
+            losses[n_head, seed] = val_loss(train_model(n_head, seed))
+loss = torch.tensor([[losses[h, s] for s in seeds] for h in (1, 4)])  # (2, seeds)
+gain = loss[0] - loss[1]  # per seed: one head's loss minus four heads'
+print("seed          " + "".join(f"{s:7d}" for s in seeds) + "     mean   spread")
+for row, label in ((loss[0], "1 head"), (loss[1], "4 heads"), (gain, "difference")):
+    cells = "".join(f"{value:7.2f}" for value in row)
+    print(f"{label:<14}{cells}  {row.mean():7.2f}  {row.std():7.2f}")
+standard_error = gain.std().item() / len(seeds) ** 0.5
+glue("gain_mean", f"{gain.mean():.2f}")
+glue("gain_se", f"{standard_error:.2f}")
+glue("gain_min", f"{gain.min():.2f}")
+glue("gain_max", f"{gain.max():.2f}")
+glue("seed_spread", f"{loss[0].std():.2f}")
+assert (gain > 0).all()  # four heads ahead with every seed
+assert gain.mean() > max(2 * standard_error, loss[0].std())  # beyond the seeds' noise
+
+# %% [markdown]
+# Four heads are ahead with every seed, by {glue:text}`gain_min` to
+# {glue:text}`gain_max` nats ({glue:text}`gain_mean` on average, with a standard error
+# of {glue:text}`gain_se`), while the loss of one model changes from seed to seed by
+# about {glue:text}`seed_spread` nats (its standard deviation). The edge of four heads
+# is small, but larger than the noise of the seeds: that, one run could not show.
 #
 # ## What do heads cost?
 #
@@ -500,8 +663,103 @@ print(f"{share:.0%} of them in the scores and the weighted sums")
 # width, more heads buy more places to look at, each one narrower; GPT-2 small uses 12
 # heads of width 64.
 #
+# ```{admonition} A common mistake: "the cost depends on the number of heads"
+# :class: warning
+# The course's outline says that the cost of multi-head attention grows with the
+# number of heads. For a fixed width $C$ it does not: the parameters are $4C^2 + 4C$
+# and the matrix products $8BTC^2 + 4BT^2C$ FLOPs whatever $H$, as PyTorch's own
+# counter confirmed above for $H = 1$, 4 and 16. Heads cut the same work into narrower
+# pieces; only the softmax's work and the memory of the $H$ weight matrices grow with
+# $H$.
+# ```
+#
+# ## Do the keys and values need $H$ heads each?
+#
+# When a GPT generates text, it produces one token at a time, and every new token
+# attends to the keys and values of all the tokens before it. Recomputing those at every
+# step would waste work, so generation keeps them in a *KV cache*, which chapter 8, on
+# generating text, builds: per layer and per token, $H$ keys and $H$ values of width
+# $D$. For long contexts and many sequences at once, the cache, not the weights, fills
+# the memory, and reading it is what limits the speed of generation.
+#
+# {term}`Multi-query attention` {cite:p}`shazeer2019fast` keeps $H$ query heads but
+# gives them one shared key head and one shared value head: the cache shrinks $H$
+# times. {term}`Grouped-query attention` {cite:p}`ainslie2023gqa` is the middle
+# ground, used by Llama 2 70B {cite:p}`touvron2023llama` and most recent models: $G$
+# groups of key and value heads,
+# each shared by $H/G$ query heads ($G = 1$ is multi-query, $G = H$ is multi-head).
+# Query head $h$ uses key and value group $\lfloor h / (H/G) \rfloor$, which is what
+# repeating each group $H/G$ times side by side does; PyTorch's
+# {py:func}`~torch.nn.functional.scaled_dot_product_attention` does it itself with
+# `enable_gqa=True`:
+
+# %%
+B, T, H, G, D = 2, 6, 8, 2, 4  # 8 query heads share 2 key and value groups
+torch.manual_seed(0)
+q = torch.randn(B, H, T, D)
+k, v = torch.randn(B, G, T, D), torch.randn(B, G, T, D)  # H / G = 4 times smaller
+# query head h uses group h // (H // G): repeat each group H // G times in place
+k_rep, v_rep = k.repeat_interleave(H // G, dim=1), v.repeat_interleave(H // G, dim=1)
+ours, _ = scaled_dot_product_attention(q, k_rep, v_rep, causal=True)  # (B, H, T, D)
+fused = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)
+torch.testing.assert_close(ours, fused)
+print("grouped-query attention: PyTorch's enable_gqa equals repeated key groups")
+
+
+def kv_cache_numbers(n_layer: int, T: int, n_kv_head: int, head_dim: int) -> int:
+    """The numbers a KV cache holds for one sequence of T tokens."""
+    return 2 * n_layer * T * n_kv_head * head_dim  # keys and values
+
+
+# Llama 2 70B's sizes: 80 layers, 64 query heads of width 128, 8 key-value groups
+mha_cache = kv_cache_numbers(80, 4096, 64, 128)
+gqa_cache = kv_cache_numbers(80, 4096, 8, 128)
+assert mha_cache == 8 * gqa_cache
+print(
+    f"4,096 tokens, 16-bit numbers: {mha_cache * 2 / 2**30:.2f} GiB with 64 key-value"
+)
+print(f"heads, {gqa_cache * 2 / 2**30:.2f} GiB with 8 groups")
+
+# %% [markdown]
+# The query and output projections keep their size; the key and value projections
+# shrink from $C \times C$ to $C \times GD$ each. What is given up is some quality:
+# {cite:t}`ainslie2023gqa` find grouped-query attention close to multi-head attention
+# in quality and close to multi-query attention in speed.
+#
+# ## Summary
+#
+# - Multi-head attention runs $H$ attentions of width $D = C/H$ side by side, each
+#   scaled by $1/\sqrt{D}$, and mixes their concatenated outputs with $W_O$.
+# - The batched form views $(B, T, C)$ as $(B, T, H, D)$ and moves the heads before
+#   time; it is exactly {py:class}`torch.nn.MultiheadAttention` and GPT-2's attention.
+# - Trained heads share out the work: some look one character back, one finds the
+#   colon after the speaker's name wherever it stands.
+# - Ablating a head measures what the model uses it for; a picture alone does not.
+# - A difference between two models means something only next to the spread between
+#   seeds.
+# - Heads cost no parameters and no FLOPs for a fixed width; multi-query and
+#   grouped-query attention share keys and values between heads to shrink the KV cache.
+#
 # ## Exercises
 #
-# The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/05_multi_head_attention>`, and in
-# `exercises/05_multi_head_attention.ipynb` to work through in JupyterLab.
+# In
+# {doc}`the exercises of this chapter <../exercises/solutions/05_multi_head_attention>`
+# (also `exercises/05_multi_head_attention.ipynb`, to work through in JupyterLab):
+#
+# - Exercise 5-1 (warm-up): count the parameters of grouped-query attention.
+# - Exercise 5-2 (medium): ablate one head of a `MultiHeadAttention` module.
+# - Exercise 5-3 (medium): grouped-query attention from the heads' queries, keys and
+#   values.
+# - Exercise 5-4 (stretch): how many heads? Train 1, 2 and 8 heads over seeds, and
+#   say which differences are larger than the spread.
+#
+# ## Further reading
+#
+# - {cite:t}`vaswani2017attention`, section 3.2.2: multi-head attention as it was
+#   introduced, with $H = 8$ heads of width 64.
+# - {cite:t}`michel2019sixteen`: most heads of trained Transformers can be removed at
+#   test time with little loss, measured by ablation as in this chapter.
+# - {cite:t}`elhage2021mathematical`: reading what heads do, with $W_O$ and $W_V$ seen
+#   as one matrix per head.
+# - {cite:t}`shazeer2019fast` and {cite:t}`ainslie2023gqa`: multi-query and
+#   grouped-query attention, and why sharing keys and values speeds up generation.

@@ -121,12 +121,14 @@ def test_shift_matrix_stub_is_not_implemented():
 # --- rope ----------------------------------------------------------------------------------
 
 
-def _rope(x, base=10000.0, sign=1, start=0, no_two=False, same_angle=False, halves=False):
+def _rope(
+    x, base=10000.0, scale=1.0, sign=1, start=0, no_two=False, same_angle=False, halves=False
+):
     T, d = x.shape
     i = torch.arange(d // 2, dtype=x.dtype)
     theta = base ** (-(i if no_two else 2 * i) / d)
     t = torch.ones(T, 1, dtype=x.dtype) if same_angle else torch.arange(T, dtype=x.dtype)[:, None]
-    angle = sign * (t + start) * theta
+    angle = sign * (t + start) / scale * theta
     if halves:
         a, b = x[:, : d // 2], x[:, d // 2 :]
         return torch.cat((a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()), -1)
@@ -137,23 +139,44 @@ def _rope(x, base=10000.0, sign=1, start=0, no_two=False, same_angle=False, halv
     return out
 
 
+def _rotary_module(x, base, scale):
+    """The package's RotaryEmbedding at positions t / scale (its angles take any positions)."""
+    T, d = x.shape
+    rotary = RotaryEmbedding(d, T, base)
+    angles = rotary.angles(torch.arange(T, dtype=x.dtype) / scale, dtype=x.dtype)
+    from gptcourse.positions import rotate_pairs
+
+    return rotate_pairs(x, angles)
+
+
 def test_rope_right_answers_pass(capsys):
     ch06.rope(_rope)
-    ch06.rope(lambda x, base: RotaryEmbedding(x.shape[1], x.shape[0], base)(x))
-    assert capsys.readouterr().out.count("rope: all 12 checks passed") == 2
+    ch06.rope(_rotary_module)
+    assert capsys.readouterr().out.count("rope: all 15 checks passed") == 2
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda x, base: _rope(x, base, sign=-1), "the rotation goes the wrong way"),
-        (lambda x, base: _rope(x, base, start=1), "counting from 0"),
-        (lambda x, base: _rope(x, base, no_two=True), r"you used base\^\(-i/d\)"),
-        (lambda x, base: _rope(x, base, halves=True), "rotate_half"),
-        (lambda x, base: _rope(x, base, same_angle=True), "rotates every row by the same angles"),
-        (lambda x, base: _rope(x), r"rope\(x of shape \(10, 6\), base=100\): values differ"),
-        (lambda x, base: _rope(x), r"the base is an argument, base=100: .* not 10000"),
-        (lambda x, base: x * 2, "values differ"),
+        (lambda x, base, scale: _rope(x, base, scale, sign=-1), "the rotation goes the wrong way"),
+        (lambda x, base, scale: _rope(x, base, scale, start=1), "counting from 0"),
+        (lambda x, base, scale: _rope(x, base, scale, no_two=True), r"you used base\^\(-i/d\)"),
+        (lambda x, base, scale: _rope(x, base, scale, halves=True), "rotate_half"),
+        (
+            lambda x, base, scale: _rope(x, base, scale, same_angle=True),
+            "rotates every row by the same angles",
+        ),
+        (
+            lambda x, base, scale: _rope(x, scale=scale),
+            r"rope\(x of shape \(10, 6\), base=100, scale=1\): values differ",
+        ),
+        (
+            lambda x, base, scale: _rope(x, scale=scale),
+            r"the base is an argument, base=100: .* not",
+        ),
+        (lambda x, base, scale: _rope(x, base, 1 / scale), "you multiplied by the scale"),
+        (lambda x, base, scale: _rope(x, base), "the scale is an argument"),
+        (lambda x, base, scale: x * 2, "values differ"),
     ],
 )
 def test_rope_wrong_answers_are_named(wrong, message):

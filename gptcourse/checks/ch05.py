@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import copy
 
 import torch
 
@@ -11,150 +11,169 @@ from gptcourse.attention import scaled_dot_product_attention as _attention
 from gptcourse.checks import checking, same_as
 
 
-def split_heads(fn) -> None:
-    """Exercise: ``fn(x: (B, T, C), n_head: int) -> (B, H, T, C / H)``."""
+def count_gqa_parameters(fn) -> None:
+    """Exercise: ``fn(n_embd: int, n_head: int, n_kv_head: int, bias: bool) -> int``."""
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(0)
-    with checking("split_heads", fn) as c:
-        for B, T, C, H in ((2, 5, 12, 3), (1, 7, 8, 2), (3, 6, 16, 4), (2, 3, 5, 1)):
-            x = torch.randn(B, T, C, generator=generator)
-            D = C // H
-            got = c.call(x, H)
-            expected = x.view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
+    with checking("count_gqa_parameters", fn) as c:
+        cases = ((64, 4, 4, True), (64, 8, 2, True), (4096, 32, 8, False), (768, 12, 1, True))
+        for C, H, G, bias in cases:
+            expected = _gqa_parameters(C, H, G, bias)
+            b = 1 if bias else 0
+            kv = G * (C // H)  # the width of the keys and of the values
+            hints = {
+                "that is the count of multi-head attention, 4C^2 (+ 4C): with n_kv_head "
+                "groups, the key and value projections are only C x (n_kv_head * D) each, "
+                "D = C / n_head.": same_as(4 * C * C + 4 * C * b, rtol=0, atol=0),
+                "the output projection W_O (C x C, and C biases) is missing.": same_as(
+                    expected - C * C - C * b, rtol=0, atol=0
+                ),
+                "the values shrink too: W_V is C x (n_kv_head * D), like W_K.": same_as(
+                    3 * C * C + C * kv + (3 * C + kv) * b, rtol=0, atol=0
+                ),
+                "the biases are missing: each projection has one per output.": same_as(
+                    _gqa_parameters(C, H, G, False) if bias else -1, rtol=0, atol=0
+                ),
+                "with bias=False there are no biases at all.": same_as(
+                    _gqa_parameters(C, H, G, True) if not bias else -1, rtol=0, atol=0
+                ),
+            }
+            if G > 1:
+                hints[
+                    "the keys and values have one head per group, n_kv_head * D outputs "
+                    "each, not one head in all."
+                ] = same_as(_gqa_parameters(C, H, 1, bias), rtol=0, atol=0)
             c.close(
-                got,
+                c.call(C, H, G, bias),
                 expected,
-                f"split_heads(x of shape {(B, T, C)}, n_head={H})",
+                f"count_gqa_parameters(n_embd={C}, n_head={H}, n_kv_head={G}, bias={bias})",
                 rtol=0,
                 atol=0,
-                hints={
-                    f"that is (B, T, H, C/H) = {(B, T, H, D)}: swap the T and H dimensions "
-                    "with .transpose(1, 2).": same_as(x.view(B, T, H, D)),
-                    "reshaping (B, T, C) straight to (B, H, T, C/H) mixes time steps into "
-                    "the heads: view it as (B, T, H, C/H) first, then transpose(1, 2).": same_as(
-                        x.reshape(B, H, T, D)
-                    ),
-                    "head h must get the consecutive channels h*D .. h*D + D - 1, not every "
-                    "H-th channel: view the last dimension as (H, D), not (D, H).": same_as(
-                        x.view(B, T, D, H).permute(0, 3, 1, 2)
-                    ),
-                },
+                hints=hints,
             )
 
 
-def merge_heads(fn) -> None:
-    """Exercise: ``fn(x: (B, H, T, D)) -> (B, T, H * D)``, the inverse of ``split_heads``."""
+def _gqa_parameters(C: int, H: int, G: int, bias: bool) -> int:
+    kv = G * (C // H)  # the width of the keys, and of the values
+    weights = C * C + 2 * C * kv + C * C  # W_Q, W_K, W_V, W_O
+    return weights + ((C + 2 * kv + C) if bias else 0)
+
+
+def without_head(fn) -> None:
+    """Exercise: ``fn(attention: MultiHeadAttention, x: (B, T, C), h: int) -> (B, T, C)``,
+    the module's output on ``x`` with head ``h`` removed; the module is left unchanged."""
     __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(1)
-    with checking("merge_heads", fn) as c:
-        for B, H, T, D in ((2, 3, 5, 4), (1, 2, 7, 4), (3, 4, 6, 4), (2, 1, 3, 5)):
-            x = torch.randn(B, H, T, D, generator=generator)
-            got = c.call(x)
-            expected = x.transpose(1, 2).reshape(B, T, H * D)
-            c.close(
-                got,
-                expected,
-                f"merge_heads(x of shape {(B, H, T, D)})",
-                rtol=0,
-                atol=0,
-                hints={
-                    "reshaping (B, H, T, D) straight to (B, T, H*D) mixes the heads' time "
-                    "steps: transpose(1, 2) to (B, T, H, D) first, then reshape.": same_as(
-                        x.reshape(B, T, H * D)
-                    ),
-                    f"that is (B, T, H, D) = {(B, T, H, D)}: join the last two dimensions "
-                    "with .reshape(B, T, H * D).": same_as(x.transpose(1, 2)),
-                },
-            )
-        x = torch.randn(2, 8, 12, generator=generator)
-        heads = x.view(2, 8, 3, 4).transpose(1, 2)
-        c.close(c.call(heads), x, "merge_heads(split_heads(x)) == x", rtol=0, atol=0)
-
-
-def count_attention_parameters(fn) -> None:
-    """Exercise: ``fn(n_embd: int, n_head: int, bias: bool) -> int``."""
-    __tracebackhide__ = True
-    with checking("count_attention_parameters", fn) as c:
-        for C, H, bias in ((64, 4, True), (768, 12, True), (768, 12, False), (12, 3, False)):
-            got = c.call(C, H, bias)
-            expected = sum(p.numel() for p in MultiHeadAttention(C, H, bias=bias).parameters())
-            biases = 4 * C if bias else 0
-            c.close(
-                got,
-                expected,
-                f"count_attention_parameters(n_embd={C}, n_head={H}, bias={bias})",
-                rtol=0,
-                atol=0,
-                hints={
-                    "that counts a full-width set of projections for every head; each head "
-                    "projects to only C/H dimensions, so the heads together have as many "
-                    "parameters as one head of width C.": same_as(
-                        H * (4 * C * C + biases), rtol=0, atol=0
-                    ),
-                    "the biases are missing: the input projections have 3C of them and the "
-                    "output projection C.": same_as(4 * C * C, rtol=0, atol=0),
-                    "the output projection W_O (C x C, and C biases) is missing.": same_as(
-                        3 * C * C + (3 * C if bias else 0), rtol=0, atol=0
-                    ),
-                    "with bias=False there are no biases at all.": same_as(
-                        4 * C * C + 4 * C if not bias else -1, rtol=0, atol=0
-                    ),
-                },
-            )
-
-
-def multi_head_attention(fn) -> None:
-    """Exercise: causal multi-head attention from its weights.
-
-    ``fn(x: (B, T, C), W_qkv: (C, 3C), b_qkv: (3C,), W_o: (C, C), b_o: (C,), n_head)``
-    ``-> (B, T, C)``.
-    """
-    __tracebackhide__ = True
-    generator = torch.Generator().manual_seed(2)
-    with checking("multi_head_attention", fn) as c:
-        for B, T, C, H in ((2, 5, 12, 3), (1, 6, 16, 4), (2, 4, 8, 1)):
+    generator = torch.Generator().manual_seed(5)
+    with checking("without_head", fn) as c:
+        for B, T, C, H, h in ((2, 5, 12, 3, 1), (1, 6, 16, 4, 0), (2, 4, 16, 4, 3)):
+            torch.manual_seed(int(torch.randint(1000, (), generator=generator)))
+            module = MultiHeadAttention(C, H, causal=True).double()
+            with torch.no_grad():  # biases that are not zero, so that forgetting them shows
+                module.out_proj.bias.normal_()
+                module.qkv_proj.bias.normal_()
             x = torch.randn(B, T, C, generator=generator, dtype=torch.float64)
-            W_qkv = torch.randn(C, 3 * C, generator=generator, dtype=torch.float64)
-            b_qkv = torch.randn(3 * C, generator=generator, dtype=torch.float64)
-            W_o = torch.randn(C, C, generator=generator, dtype=torch.float64) / math.sqrt(C)
-            b_o = torch.randn(C, generator=generator, dtype=torch.float64)
-            weights = (x, W_qkv, b_qkv, W_o, b_o, H)
-            got = c.call(x, W_qkv, b_qkv, W_o, b_o, H)
+            before = copy.deepcopy(module.state_dict())
+            with torch.no_grad():
+                got = c.call(module, x, h)
+            what = (
+                f"without_head(<attention n_embd={C}, n_head={H}>, x of shape {(B, T, C)}, h={h})"
+            )
+            c.tensor(got, what, shape=(B, T, C))
+            D = C // H
             c.close(
                 got,
-                _reference(*weights),
-                f"multi_head_attention(x of shape {(B, T, C)}, n_head={H})",
+                _ablated(module, x, h),
+                what,
                 rtol=1e-6,
+                atol=1e-8,
                 hints={
-                    f"the scores are scaled by 1/sqrt(C) = 1/sqrt({C}); each head scales "
-                    f"by 1/sqrt(D), the width of its own queries, D = C/H = {C // H}.": same_as(
-                        _reference(*weights, scale=1 / math.sqrt(C)), rtol=1e-6
+                    "that is the module's output with every head: head h is still in it.": (
+                        same_as(_ablated(module, x, None), rtol=1e-6)
                     ),
-                    "the attention is not causal: a position may only attend to itself and "
-                    "earlier positions (causal mask).": same_as(
-                        _reference(*weights, causal=False), rtol=1e-6
+                    "the output bias b_O is gone too: remove head h's share of the "
+                    "concatenation (its D inputs to W_O), keep the bias.": same_as(
+                        _ablated(module, x, h, keep_bias=False), rtol=1e-6
                     ),
-                    "the output projection is missing: multiply the concatenated heads by "
-                    "W_o and add b_o.": same_as(_reference(*weights, project=False), rtol=1e-6),
-                    "the heads were not split right: view (B, T, C) as (B, T, H, D), then "
-                    "transpose to (B, H, T, D).": same_as(
-                        _reference(*weights, split_by_reshape=True), rtol=1e-6
+                    f"that zeroes the output channels h*D .. h*D + D - 1 after W_O; head h "
+                    f"reaches every output channel through W_O: remove its D = {D} inputs "
+                    "to W_O (the columns of out_proj.weight) instead.": same_as(
+                        _ablated(module, x, None, zero_output=h), rtol=1e-6
                     ),
+                    "zeroing head h's queries does not remove it: its weights become "
+                    "uniform and it averages the values. Remove its output instead.": same_as(
+                        _ablated(module, x, None, zero_query=h), rtol=1e-6
+                    ),
+                    "head h owns the consecutive channels h*D .. h*D + D - 1, not every "
+                    "H-th channel.": same_as(_ablated(module, x, h, strided=True), rtol=1e-6),
                 },
+            )
+            after = module.state_dict()
+            c.that(
+                all(torch.equal(before[k], after[k]) for k in before),
+                f"{what} changed the module's weights: work on a copy "
+                "(copy.deepcopy(attention)), or compute the output without writing to it.",
             )
 
 
-def _reference(
-    x, W_qkv, b_qkv, W_o, b_o, H, scale=None, causal=True, project=True, split_by_reshape=False
-):
-    """Causal multi-head attention; the keyword arguments make its usual mistakes."""
-    B, T, C = x.shape
+def _ablated(module, x, h, keep_bias=True, zero_output=None, zero_query=None, strided=False):
+    """The module's output with head ``h`` removed; the other arguments make mistakes."""
+    C, H = module.n_embd, module.n_head
     D = C // H
-    q, k, v = (x @ W_qkv + b_qkv).split(C, dim=-1)  # 3 x (B, T, C)
-    if split_by_reshape:
-        q, k, v = (t.reshape(B, H, T, D) for t in (q, k, v))
+    with torch.no_grad():
+        q, k, v = module.qkv(x)  # (B, H, T, D)
+        if zero_query is not None:
+            q = q.clone()
+            q[:, zero_query] = 0
+        out, _ = _attention(q, k, v, causal=module.causal)  # (B, H, T, D)
+        concat = module.merge_heads(out)  # (B, T, C)
+        if h is not None:
+            concat = concat.clone()
+            if strided:
+                concat[..., h::H] = 0
+            else:
+                concat[..., h * D : (h + 1) * D] = 0
+        y = concat @ module.out_proj.weight.T
+        if keep_bias:
+            y = y + module.out_proj.bias
+        if zero_output is not None:
+            y[..., zero_output * D : (zero_output + 1) * D] = 0
+    return y
+
+
+def grouped_query_attention(fn) -> None:
+    """Exercise: ``fn(q: (B, H, T, D), k: (B, G, T, D), v: (B, G, T, D)) -> (B, H, T, D)``,
+    causal, query head ``h`` using key and value group ``h // (H // G)``."""
+    __tracebackhide__ = True
+    generator = torch.Generator().manual_seed(6)
+    with checking("grouped_query_attention", fn) as c:
+        for B, H, G, T, D in ((2, 4, 2, 5, 3), (1, 8, 2, 6, 4), (2, 6, 3, 4, 2), (1, 4, 1, 5, 4)):
+            q = torch.randn(B, H, T, D, generator=generator, dtype=torch.float64)
+            k = torch.randn(B, G, T, D, generator=generator, dtype=torch.float64)
+            v = torch.randn(B, G, T, D, generator=generator, dtype=torch.float64)
+            what = f"grouped_query_attention(q {(B, H, T, D)}, k and v {(B, G, T, D)})"
+            got = c.call(q, k, v)
+            c.tensor(got, what, shape=(B, H, T, D))
+            hints = {
+                "the attention is not causal: a position may only attend to itself and "
+                "earlier positions.": same_as(_gqa(q, k, v, causal=False), rtol=1e-6),
+                f"the scores are scaled by 1/sqrt({H // G * D}); each query head scales by "
+                f"1/sqrt(D) = 1/sqrt({D}), the width of its queries and keys.": same_as(
+                    _gqa(q, k, v, scale=(H // G * D) ** -0.5), rtol=1e-6
+                ),
+            }
+            if 1 < G < H:
+                hints[
+                    "query head h must use group h // (H // G): the heads of one group are "
+                    "neighbours. .repeat tiles the groups (0, 1, 0, 1, ...); "
+                    ".repeat_interleave(H // G, dim=1) repeats each in place (0, 0, 1, 1)."
+                ] = same_as(_gqa(q, k, v, tiled=True), rtol=1e-6)
+            c.close(got, _gqa(q, k, v), what, rtol=1e-6, hints=hints)
+
+
+def _gqa(q, k, v, causal=True, scale=None, tiled=False):
+    H, G = q.shape[1], k.shape[1]
+    if tiled:
+        k, v = k.repeat(1, H // G, 1, 1), v.repeat(1, H // G, 1, 1)
     else:
-        q, k, v = (t.view(B, T, H, D).transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-    out, _ = _attention(q, k, v, causal=causal, scale=scale)  # (B, H, T, D)
-    out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
-    return out @ W_o + b_o if project else out
+        k, v = k.repeat_interleave(H // G, dim=1), v.repeat_interleave(H // G, dim=1)
+    out, _ = _attention(q, k, v, causal=causal, scale=scale)
+    return out

@@ -10,7 +10,6 @@ from torch import nn
 from gptcourse.attention import CausalSelfAttention, MultiHeadAttention
 from gptcourse.checks import checking, same_as
 from gptcourse.positions import (
-    RotaryEmbedding,
     sinusoidal_encoding,
     sinusoidal_shift_matrix,
 )
@@ -133,48 +132,62 @@ def shift_matrix(fn) -> None:
 
 
 def rope(fn) -> None:
-    """Exercise: rotary position embedding of a sequence.
+    """Exercise: rotary position embedding with interpolated positions.
 
-    ``fn(x: (T, d) tensor, base: float) -> (T, d) tensor``: row ``t`` (at position ``t``)
-    with each pair of dimensions ``(2i, 2i + 1)`` rotated by ``t * base^(-2i/d)``.
+    ``fn(x: (T, d) tensor, base: float, scale: float) -> (T, d) tensor``: row ``t`` (at
+    position ``t / scale``) with each pair of dimensions ``(2i, 2i + 1)`` rotated by
+    ``(t / scale) * base^(-2i/d)``.
     """
     __tracebackhide__ = True
     generator = torch.Generator().manual_seed(0)
+    cases = (
+        (3, 2, 10000.0, 1.0),
+        (16, 8, 10000.0, 1.0),
+        (10, 6, 100.0, 1.0),
+        (64, 32, 10000.0, 2.0),
+        (12, 8, 10000.0, 4.0),
+    )
     with checking("rope", fn) as c:
-        for T, d, base in ((3, 2, 10000.0), (16, 8, 10000.0), (64, 32, 10000.0), (10, 6, 100.0)):
+        for T, d, base, scale in cases:
             x = torch.randn(T, d, generator=generator, dtype=_F64)
-            what = f"rope(x of shape ({T}, {d}), base={base:g})"
-            got = c.tensor(c.call(x.clone(), base), what)
-            expected = RotaryEmbedding(d, T, base)(x[None, None])[0, 0]
+            what = f"rope(x of shape ({T}, {d}), base={base:g}, scale={scale:g})"
+            got = c.tensor(c.call(x.clone(), base, scale), what)
             positions = torch.arange(T, dtype=_F64)[:, None]
             w = base ** (-torch.arange(0, d, 2, dtype=_F64) / d)
-            c.close(
-                got,
-                expected,
-                what,
-                rtol=1e-6,
-                atol=1e-8,
-                hints={
-                    "the rotation goes the wrong way: pair (a, b) becomes "
-                    "(a cos - b sin, a sin + b cos).": _is(_rotate(x, -positions * w)),
-                    "row t is at position t, counting from 0: the first row is not rotated.": _is(
-                        _rotate(x, (positions + 1) * w)
-                    ),
-                    "the frequency of pair i is base^(-2i/d), with the 2: it looks like you "
-                    "used base^(-i/d).": _is(
-                        _rotate(x, positions * base ** (-torch.arange(d // 2, dtype=_F64) / d))
-                    ),
-                    "that pairs dimension i with i + d/2 (transformers' rotate_half); here "
-                    "the pairs are the neighbours (2i, 2i + 1).": _is(_halves_rope(x, base)),
-                    "that rotates every row by the same angles; row t must turn by t times "
-                    "the pair's frequency.": _is(_rotate(x, w.expand(T, -1))),
-                    # (With base 10000 this is the right answer, never a failure's hint.)
-                    f"the base is an argument, base={base:g}: the frequencies are "
-                    "base^(-2i/d), not 10000^(-2i/d).": _is(
-                        _rotate(x, positions * 10000 ** (-torch.arange(0, d, 2, dtype=_F64) / d))
-                    ),
-                },
-            )
+            expected = _rotate(x, positions / scale * w)
+            hints = {
+                "the rotation goes the wrong way: pair (a, b) becomes "
+                "(a cos - b sin, a sin + b cos).": _is(_rotate(x, -positions / scale * w)),
+                "row t is at position t, counting from 0: the first row is not rotated.": _is(
+                    _rotate(x, (positions + 1) / scale * w)
+                ),
+                "the frequency of pair i is base^(-2i/d), with the 2: it looks like you "
+                "used base^(-i/d).": _is(
+                    _rotate(x, positions / scale * base ** (-torch.arange(d // 2, dtype=_F64) / d))
+                ),
+                "that pairs dimension i with i + d/2 (transformers' rotate_half); here "
+                "the pairs are the neighbours (2i, 2i + 1).": _is(_halves_rope(x, base, scale)),
+                "that rotates every row by the same angles; row t must turn by t / scale "
+                "times the pair's frequency.": _is(_rotate(x, w.expand(T, -1) / scale)),
+                # (With base 10000 this is the right answer, never a failure's hint.)
+                f"the base is an argument, base={base:g}: the frequencies are "
+                "base^(-2i/d), not 10000^(-2i/d).": _is(
+                    _rotate(
+                        x,
+                        positions / scale * 10000 ** (-torch.arange(0, d, 2, dtype=_F64) / d),
+                    )
+                ),
+            }
+            if scale != 1:
+                hints[
+                    f"interpolation squeezes the positions: row t is at position t / scale "
+                    f"= t / {scale:g}; it looks like you multiplied by the scale."
+                ] = _is(_rotate(x, positions * scale * w))
+                hints[
+                    "the scale is an argument: row t is at position t / scale, so with "
+                    f"scale={scale:g} the angles are {scale:g} times smaller."
+                ] = _is(_rotate(x, positions * w))
+            c.close(got, expected, what, rtol=1e-6, atol=1e-8, hints=hints)
             c.that(
                 torch.allclose(torch.as_tensor(got, dtype=_F64).norm(dim=-1), x.norm(dim=-1)),
                 f"{what}: rotations keep lengths, but the rows' norms changed",
@@ -187,11 +200,11 @@ def _rotate(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return _interleave(a * angles.cos() - b * angles.sin(), a * angles.sin() + b * angles.cos())
 
 
-def _halves_rope(x: torch.Tensor, base: float) -> torch.Tensor:
+def _halves_rope(x: torch.Tensor, base: float, scale: float = 1.0) -> torch.Tensor:
     """RoPE with transformers' pairing, dimension i with i + d/2."""
     T, d = x.shape
     w = base ** (-torch.arange(0, d, 2, dtype=_F64) / d)
-    angles = torch.arange(T, dtype=_F64)[:, None] * torch.cat((w, w))  # (T, d)
+    angles = torch.arange(T, dtype=_F64)[:, None] / scale * torch.cat((w, w))  # (T, d)
     rotated_half = torch.cat((-x[:, d // 2 :], x[:, : d // 2]), dim=-1)
     return x * angles.cos() + rotated_half * angles.sin()
 
