@@ -746,11 +746,11 @@ print(f"heads, {gqa_cache * 2 / 2**30:.2f} GiB with 8 groups")
 # {doc}`the exercises of this chapter <../exercises/solutions/05_multi_head_attention>`
 # (also `exercises/05_multi_head_attention.ipynb`, to work through in JupyterLab):
 #
-# - Exercise 5-1 (warm-up): count the parameters of grouped-query attention.
-# - Exercise 5-2 (medium): ablate one head of a `MultiHeadAttention` module.
-# - Exercise 5-3 (medium): grouped-query attention from the heads' queries, keys and
+# - Warm-up: count the parameters of grouped-query attention.
+# - Medium: ablate one head of a `MultiHeadAttention` module.
+# - Medium: grouped-query attention from the heads' queries, keys and
 #   values.
-# - Exercise 5-4 (stretch): how many heads? Train 1, 2 and 8 heads over seeds, and
+# - Stretch: how many heads? Train 1, 2 and 8 heads over seeds, and
 #   say which differences are larger than the spread.
 #
 # ## Further reading

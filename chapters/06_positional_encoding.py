@@ -883,14 +883,14 @@ plt.show()
 # {doc}`the exercises of this chapter <../exercises/solutions/06_positional_encoding>`
 # (also `exercises/06_positional_encoding.ipynb`, to work through in JupyterLab):
 #
-# - Exercise 6-1 (warm-up): the encoding of one position, from the formula.
-# - Exercise 6-2 (medium): derive the matrix $M_k$ that moves a position by $k$.
-# - Exercise 6-3 (medium): which layers know the order? Test permutation equivariance.
-# - Exercise 6-4 (medium): RoPE with interpolated positions, as position interpolation
+# - Warm-up: the encoding of one position, from the formula.
+# - Medium: derive the matrix $M_k$ that moves a position by $k$.
+# - Medium: which layers know the order? Test permutation equivariance.
+# - Medium: RoPE with interpolated positions, as position interpolation
 #   does.
-# - Exercise 6-5 (stretch): change RoPE's base, train the copy model and measure how
+# - Stretch: change RoPE's base, train the copy model and measure how
 #   far it extrapolates.
-# - Exercise 6-6 (written): why RoPE does not rotate the values.
+# - Written: why RoPE does not rotate the values.
 #
 # ## Further reading
 #
