@@ -247,7 +247,13 @@ class GPT(nn.Module):
         return self.config.block_size
 
     def reset_parameters(self) -> None:
-        """GPT-2's initialisation (see the class docstring)."""
+        """GPT-2's initialisation (see the class docstring).
+
+        On the ``meta`` device, where a tensor has a shape and no values, there is nothing
+        to draw, and nothing is (counting the parameters of a GPT-3 that way is instant).
+        """
+        if self.token_embedding.weight.is_meta:
+            return
         for module in self.modules():
             if isinstance(module, (nn.Linear, nn.Embedding)):
                 nn.init.normal_(module.weight, mean=0.0, std=0.02)

@@ -66,6 +66,24 @@ def test_parameter_count_formula_follows_the_options(changes):
     assert GPT(config).num_params(embeddings=False) == count_parameters(config, embeddings=False)
 
 
+def test_on_the_meta_device_the_initialisation_draws_nothing(monkeypatch):
+    """Shapes only: GPT's own init is skipped on meta (a GPT-3 is counted in no time)."""
+    drawn = []
+    normal = torch.nn.init.normal_
+
+    def spy(*args, **kwargs):
+        if kwargs.get("std", 1.0) != 1.0:  # GPT.reset_parameters' (nn.Embedding's: std 1)
+            drawn.append((args[0] if args else kwargs["tensor"]).device.type)
+        return normal(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.init, "normal_", spy)
+    with torch.device("meta"):
+        model = GPT(_config())
+    assert drawn == [] and model.num_params() == count_parameters(_config())
+    GPT(_config())
+    assert drawn and set(drawn) == {"cpu"}
+
+
 def test_unknown_preset_suggests_the_closest_and_lists_them_all():
     with pytest.raises(
         ValueError, match=r"'gpt2-medum'; did you mean 'gpt2-medium'\? Known presets: "
