@@ -40,8 +40,8 @@ def distillation_loss(
             also learns which wrong tokens the teacher finds likely.
 
     Returns:
-        A scalar: the KL divergence summed over the vocabulary, averaged over all
-        positions (every index but the last), times ``T^2``. Zero when the two agree.
+        the KL divergence summed over the vocabulary, averaged over all positions
+        (every index but the last), times ``T^2``, a scalar. Zero when the two agree.
         Computed in float32 at least (float64 stays float64).
 
     Raises:

@@ -10,7 +10,7 @@ fraction ``sparsity`` of weights with the smallest absolute values. Two ways to 
 The pruned weights are the matrices of the model's :class:`torch.nn.Linear` layers,
 except one that shares its weight with an embedding (the GPT's output layer, tied to the
 token embedding): embeddings are looked up, not multiplied, and pruning a row removes a
-token. The work is done by PyTorch's :mod:`torch.nn.utils.prune`, made permanent.
+token. The work is done by PyTorch's ``torch.nn.utils.prune``, made permanent.
 
     >>> model = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU(), torch.nn.Linear(8, 4))
     >>> _ = magnitude_prune(model, 0.5)
@@ -26,7 +26,7 @@ from torch.nn.utils import prune
 
 __all__ = ["SCOPES", "prunable_weights", "magnitude_prune", "sparsity"]
 
-#: How the threshold is chosen: one for all matrices, or one per matrix.
+#: How the threshold is chosen, one for all matrices or one per matrix.
 SCOPES = ("global", "layer")
 
 

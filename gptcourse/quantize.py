@@ -34,7 +34,7 @@ __all__ = [
     "model_bytes",
 ]
 
-#: The largest magnitude of a quantised weight: ``-127 .. 127`` (symmetric: -128 unused).
+#: The largest magnitude of a quantised weight, so ``-127 .. 127`` (symmetric, -128 unused).
 QMAX = 127
 
 
@@ -85,6 +85,7 @@ class Int8Linear(nn.Module):
         self.register_buffer("bias", bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., in_features)`` -> ``(..., out_features)`` with the dequantised weight."""
         weight = self.weight_int8.to(x.dtype) * self.scale.to(x.dtype)[:, None]
         return F.linear(x, weight, None if self.bias is None else self.bias.to(x.dtype))
 
