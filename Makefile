@@ -73,10 +73,10 @@ unit: venv
 	$(BIN)/pytest $(PYTEST_UNIT)
 
 notebooks: venv
-	$(BIN)/pytest --nbval chapters exercises/solutions
+	$(BIN)/pytest --nbval chapters appendices exercises/solutions
 
 test: lint stale book
-	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest $(PYTEST_UNIT) --nbval chapters exercises/solutions
+	GPTCOURSE_REQUIRE_BOOK=1 $(BIN)/pytest $(PYTEST_UNIT) --nbval chapters appendices exercises/solutions
 
 # Opens on the exercises; the chapters are one folder up in the same file browser.
 # tools/lab/ holds its settings: no news or update prompt, nothing fetched from the web,

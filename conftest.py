@@ -20,7 +20,12 @@ SANITIZE = Path(__file__).parent / "nbval_sanitize.cfg"
 
 # Notebook sources are jupytext text files, not modules: never import them as tests
 # (--doctest-modules would), only their stored .ipynb (with --nbval).
-collect_ignore_glob = ["chapters/*.py", "exercises/*.py", "exercises/solutions/*.py"]
+collect_ignore_glob = [
+    "chapters/*.py",
+    "appendices/*.py",
+    "exercises/*.py",
+    "exercises/solutions/*.py",
+]
 
 #: The reason a browser test gives when it is skipped; the summary below looks for it.
 NO_BROWSER = "no Chromium to open the book with"

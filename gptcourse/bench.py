@@ -179,6 +179,7 @@ COMMANDS["train"] = (
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line, ``python -m gptcourse.bench generate|train``."""
     parser = argparse.ArgumentParser(prog="python -m gptcourse.bench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments, _) in COMMANDS.items():

@@ -76,6 +76,7 @@ class Dataset:
             )
 
 
+#: Every dataset of the course, by name.
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in [

@@ -52,8 +52,11 @@ __all__ = [
     "load_transformers_tokenizer",
 ]
 
+#: GPT-2's one special token, which separates documents.
 ENDOFTEXT = "<|endoftext|>"
+#: Its id, the last of the vocabulary.
 ENDOFTEXT_ID = 50256
+#: The number of token ids: 256 bytes, 50,000 merges and ``<|endoftext|>``.
 GPT2_VOCAB_SIZE = 50257
 
 #: The datasets of :mod:`gptcourse.data` that hold the two files.

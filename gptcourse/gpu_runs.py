@@ -54,6 +54,7 @@ import torch
 
 __all__ = ["PARTS", "SCALES", "main", "prepare_assets"]
 
+#: The runs of ``make gpu``, in the order they run.
 PARTS = ("bench", "char", "bpe", "finetune")
 
 #: Seconds each part may take (the remaining budget is shared out in these proportions).
@@ -598,6 +599,7 @@ def run_all(
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line, ``python -m gptcourse.gpu_runs``; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="python -m gptcourse.gpu_runs",
         description=__doc__,

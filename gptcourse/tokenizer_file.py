@@ -28,7 +28,9 @@ from typing import Any
 
 __all__ = ["FORMAT", "VERSION", "load", "read", "write"]
 
+#: The ``format`` field of every saved tokenizer.
 FORMAT = "gptcourse-tokenizer"
+#: The version of the format this package reads and writes.
 VERSION = 1
 
 #: Each type of tokenizer: the module and the class that read and write it.

@@ -101,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, str, str | N
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line, ``python -m gptcourse.train``; returns the exit status."""
     config, out_dir, resume = parse_args(argv)
     try:
         trainer = Trainer(config, out_dir=out_dir, resume=resume)

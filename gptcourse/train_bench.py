@@ -110,8 +110,9 @@ def bench_train(
         on_row: called with the result so far after each variant (to save it at once).
 
     Returns:
-        ``{"config", "device", "dtype", "peak_tflops", ..., "rows": [{"model",
-        "compiled", "tokens_per_s", "mfu", "step_ms", "warmup_s"}, ...]}``.
+        a dict with the keys ``config``, ``device``, ``dtype``, ``peak_tflops``, ... and
+        ``rows``, a list of dicts with the keys ``model``, ``compiled``, ``tokens_per_s``,
+        ``mfu``, ``step_ms`` and ``warmup_s``.
     """
     device = pick_device(str(device))
     precision = Precision(device.type, pick_dtype(dtype, device))
@@ -253,6 +254,7 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the benchmark's options to ``parser`` (shared with ``gptcourse.bench train``)."""
     parser.add_argument("--device", default="auto", help="auto (a GPU if any), cpu, cuda, mps")
     parser.add_argument("--preset", choices=list(PRESETS), help="the model's size")
     parser.add_argument("--vocab-size", type=int)
@@ -303,6 +305,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line, ``python -m gptcourse.train_bench``."""
     parser = argparse.ArgumentParser(prog="python -m gptcourse.train_bench", description=__doc__)
     add_arguments(parser)
     run(parser.parse_args(argv))

@@ -127,7 +127,7 @@ LAUNCH = re.compile(r'href="(https://(?:colab\.research\.google\.com|mybinder\.o
 @pytest.mark.parametrize(
     "page",
     [
-        *(f"chapters/{s.stem}" for s in readers.chapter_sources()),
+        *(f"{s.parent.name}/{s.stem}" for s in readers.chapter_sources()),
         *(f"exercises/solutions/{s.stem}" for s in exercises.sources()),
     ],
 )
@@ -139,7 +139,7 @@ def test_launch_buttons_open_the_notebook_made_for_readers(page):
     assert len({u for u in urls if "colab" in u}) == 1 and len(urls) >= 2, urls
     for url in urls:
         assert url.endswith(expected) or f"urlpath=lab/tree/{expected}" in url, url
-        assert "chapters/" not in url and "solutions/" not in url, url
+        assert all(f not in url for f in ("chapters/", "appendices/", "solutions/")), url
     if page.startswith("exercises/"):  # the page names the learner's notebook, with the links
         note = html[html.index("learner-notebook") :][:3000]
         assert f"<code>{expected}</code>" in note

@@ -62,9 +62,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Where the reader's copy of a page lives: chapters are copied to ``notebooks/``;
-#: an exercise page becomes the learner's notebook in ``exercises/``.
-READER_FOLDERS = {"chapters": "notebooks", "exercises/solutions": "exercises"}
+#: Where the reader's copy of a page lives: chapters and appendices are copied to
+#: ``notebooks/``; an exercise page becomes the learner's notebook in ``exercises/``.
+READER_FOLDERS = {
+    "chapters": "notebooks",
+    "appendices": "notebooks",
+    "exercises/solutions": "exercises",
+}
 
 #: Sphinx's default ``numfig_format``; ``_config.yml`` may override it.
 NUMFIG_FORMAT = {

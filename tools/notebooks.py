@@ -25,8 +25,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Folders whose ``NN_*.py`` files are notebooks paired with an ``.ipynb``.
-NOTEBOOK_DIRS = ("chapters", "exercises/solutions")
+#: Folders whose notebook sources are paired with an ``.ipynb``.
+NOTEBOOK_DIRS = ("chapters", "appendices", "exercises/solutions")
+
+#: The names of notebook sources: a chapter's ``NN_name.py`` (its number) and an
+#: appendix's ``x_name.py`` (its letter, lower case: ``appendices/d_questions.py``).
+SOURCE_GLOBS = ("[0-9][0-9]_*.py", "[a-z]_*.py")
 
 #: The kernel environment for recording and for nbval: fixed threads, hash seed and
 #: cell names (warnings quote the cell name instead of a temporary file path).
@@ -88,7 +92,8 @@ def all_sources() -> list[Path]:
     """Every notebook source (``.py``) of the course, sorted."""
     found: list[Path] = []
     for folder in NOTEBOOK_DIRS:
-        found += sorted((ROOT / folder).glob("[0-9][0-9]_*.py"))
+        for pattern in SOURCE_GLOBS:
+            found += sorted((ROOT / folder).glob(pattern))
     return found
 
 

@@ -7,7 +7,8 @@ The book renders ``chapters/NN_name.ipynb`` and ``exercises/solutions/NN_name.ip
 written in MyST for Jupyter Book. A reader who launches a page (Binder, Colab, a plain
 JupyterLab) gets a generated copy instead, which runs there and shows plain Markdown:
 
-* ``notebooks/NN_name.ipynb`` from ``chapters/NN_name.py``: the chapter, its Markdown
+* ``notebooks/NN_name.ipynb`` from ``chapters/NN_name.py`` (and ``notebooks/x_name.ipynb``
+  from an appendix, ``appendices/x_name.py``): the chapter, its Markdown
   converted by :mod:`tools.myst`, each figure followed by its number and caption, and
   no outputs (the reader runs it; the book shows them);
 * ``exercises/NN_name.ipynb`` from ``exercises/solutions/NN_name.py``: the learner's
@@ -41,6 +42,8 @@ from tools.myst import (
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
+#: Appendices are notebooks like the chapters, named by their letter: ``d_questions.py``.
+APPENDICES = ROOT / "appendices"
 NOTEBOOKS = ROOT / "notebooks"
 
 #: The environment variable that overrides where the set-up cell installs from.
@@ -149,7 +152,10 @@ def chapter_notebook(src: Path, book: Book | None = None):
                 cells.append(nbformat.v4.new_markdown_cell(figure_caption(figure, context)))
         else:
             cells.append(nbformat.v4.new_raw_cell(cell.source))
-    chapter = f"chapter {number} of " if number else ""
+    if rel.parts[0] == "appendices":
+        chapter = f"appendix {src.stem[0].upper()} of "
+    else:
+        chapter = f"chapter {number} of " if number else ""
     note = nbformat.v4.new_markdown_cell(
         f"> This notebook is {chapter}*{book.config.get('title', 'the course')}*, made "
         f"from `{rel}` to run in Jupyter or Colab: run its cells to see their outputs. "
@@ -168,7 +174,8 @@ def serialise(nb) -> str:
 
 
 def chapter_sources() -> list[Path]:
-    return sorted(CHAPTERS.glob("[0-9][0-9]_*.py"))
+    """The chapters' sources, then the appendices' (both are copied to ``notebooks/``)."""
+    return sorted(CHAPTERS.glob("[0-9][0-9]_*.py")) + sorted(APPENDICES.glob("[a-z]_*.py"))
 
 
 def chapter_target(src: Path) -> Path:
@@ -230,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths:
         wanted = {job[1] for job in jobs}
         for folder in (NOTEBOOKS, ROOT / "exercises"):
-            orphans += [p for p in folder.glob("[0-9][0-9]_*.ipynb") if p not in wanted]
+            found = [*folder.glob("[0-9][0-9]_*.ipynb"), *folder.glob("[a-z]_*.ipynb")]
+            orphans += [p for p in found if p not in wanted]
     for message in failed:
         print(f"error: {message}")
     if args.command == "generate":
@@ -241,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in stale:
         print(f"{path} is stale: it differs from what its source generates.")
     for orphan in orphans:
-        print(f"{orphan.relative_to(ROOT)} has no source in chapters/ or exercises/solutions/.")
+        print(f"{orphan.relative_to(ROOT)} has no source in chapters/, appendices/ or exercises/.")
     if stale or orphans or failed:
         print("Regenerate the notebooks that readers launch with: make readers")
         return 1

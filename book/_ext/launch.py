@@ -5,7 +5,8 @@ source. The book's sources are written for the book: MyST that Jupyter shows as 
 text, no set-up cell, and on exercise pages the solutions. So every launch URL is
 rewritten to the generated copy (``tools/readers.py``, ``make readers``):
 
-* ``chapters/NN_name`` opens ``notebooks/NN_name.ipynb``;
+* ``chapters/NN_name`` opens ``notebooks/NN_name.ipynb``, ``appendices/x_name`` opens
+  ``notebooks/x_name.ipynb``;
 * ``exercises/solutions/NN_name`` opens the learner's ``exercises/NN_name.ipynb``,
   and the page says so at its top, with the same links.
 
@@ -21,7 +22,11 @@ from docutils import nodes
 from sphinx.application import Sphinx
 
 #: The folders of the book's sources, and where the notebook a reader launches lives.
-READER_FOLDERS = {"chapters/": "notebooks/", "exercises/solutions/": "exercises/"}
+READER_FOLDERS = {
+    "chapters/": "notebooks/",
+    "appendices/": "notebooks/",
+    "exercises/solutions/": "exercises/",
+}
 #: Stands in the exercise pages' note until the launch URLs are known.
 PLACEHOLDER = "<!--gptcourse-learner-links-->"
 #: Replaced by the repository's URL in every page, before MyST reads it.
