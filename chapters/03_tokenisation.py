@@ -209,8 +209,8 @@ print("most frequent:", ", ".join(w for w, _ in Counter(unknown).most_common(8))
 # the held-out words would become an "unknown word" token, the share chapter 1 found:
 # the model could neither read nor write them. They are the names of the characters of
 # *The Tempest* (the held-out play) and every word form not met before. (Cut at
-# whitespace instead, `Frets,` with its comma and `Frets` would be two words, and the
-# share roughly doubles: how a word is defined matters as much as the corpus.)
+# whitespace instead, `Frets,` with its comma and `Frets` would be two different words:
+# how a word is defined changes the share as much as the corpus does.)
 # A subword tokenizer has no such gap. A byte-level BPE, the kind built next, can
 # write *every* string, because every string is a sequence of bytes:
 
@@ -682,8 +682,9 @@ glue("zh_ratio", f"{len(gpt2.encode(zh)) / n_english:.1f}")
 # English needs {glue:text}`en_per_char` tokens per character, Chinese
 # {glue:text}`zh_per_char`: more than one token per character, because each Chinese
 # character is three UTF-8 bytes and GPT-2 learnt few merges for them, and the same
-# meaning costs {glue:text}`zh_ratio` times the tokens of English. Every script but
-# the Latin one pays several times over. For a model that reads text as tokens, that
+# meaning costs {glue:text}`zh_ratio` times the tokens of English. French and German,
+# in the same Latin script, take about twice as many tokens as English; the other
+# scripts, several times as many. For a model that reads text as tokens, that
 # is a shorter context (GPT-2's 1,024 tokens hold far less Chinese than English), more
 # compute per sentence, and, for a paid service, a higher price for the same text
 # {cite:p}`petrov2023language`. Tokenizers trained on many languages shrink the gap;
