@@ -16,10 +16,23 @@
 # are, how large the model's vocabulary is, and whether every text can be read at all.
 # This chapter compares the ways to cut text on Tiny Shakespeare, builds the tokenizer
 # of GPT-2, byte-level BPE, from scratch, proves that with GPT-2's own merge table it
-# gives exactly GPT-2's token ids on the whole corpus, measures its speed against the
-# Rust tokenizers used in practice, and turns the ids into training batches.
+# gives exactly GPT-2's token ids on the whole corpus, measures what that tokenizer
+# costs in other languages, in numbers and in spaces, and turns the ids into training
+# batches and the vectors a model reads.
+#
+# ```{admonition} What you will be able to do
+# - compare characters, words and subwords by vocabulary size, tokens per character and
+#   the share of unseen words they cannot write;
+# - train a byte-level {term}`BPE` tokenizer from scratch and explain each merge;
+# - read GPT-2's tokenizer files and reproduce its token ids exactly;
+# - measure what a tokenizer costs: tokens per character in Chinese and other scripts,
+#   how it cuts numbers, and what a trailing space does to a prompt;
+# - turn token ids into training batches with `gptcourse.batches`, and into vectors
+#   with an {term}`embedding` table, and explain why a lookup equals a one-hot product.
+# ```
 
 # %%
+import re
 import time
 from collections import Counter
 
@@ -31,10 +44,11 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 from gptcourse import batches, bpe, data, gpt2_tokenizer, plotting
 from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
+from gptcourse.glue import glue
 
 text = data.load_text("tinyshakespeare")
-n_train = int(0.9 * len(text))
-train_text, val_text = text[:n_train], text[n_train:]  # the last 10 % is held out
+# the course's one split: the last 10 % of the characters is held out
+train_text, val_text = batches.split_text(text, 0.1)
 print(f"{len(text):,} characters")
 print(f"{len(train_text):,} to learn from, {len(val_text):,} held out")
 
@@ -61,12 +75,21 @@ print(f"{len(train_text):,} to learn from, {len(val_text):,} held out")
 # once, and the cost of attention grows with $T^2$ (chapter 4). The price is paid in
 # the vocabulary: the model holds one embedding vector of $d$ numbers per token, a
 # $V \times d$ table. Let us measure both sides on Tiny Shakespeare. Characters first,
-# with the character tokenizer of chapter 1, and words, cut at whitespace:
+# with the character tokenizer of chapter 1, and words, with chapter 1's definition of
+# a word: a run of letters and apostrophes, lower-cased (so `Frets,` is the word
+# `frets`). That is kind to words: a word tokenizer that could write the text back
+# would also need tokens for capitals, punctuation and line breaks.
+
 
 # %%
+def words_of(s: str) -> list[str]:
+    """Chapter 1's words: runs of letters and apostrophes, lower-cased."""
+    return re.findall(r"[a-z']+", s.lower())
+
+
 chars = CharTokenizer.from_text(text)
 char_ids = chars.encode(text)
-words = text.split()
+words = words_of(text)
 print(f"characters: vocabulary {chars.vocab_size:>6,}, {len(char_ids):>9,} tokens")
 print(f"words:      vocabulary {len(set(words)):>6,}, {len(words):>9,} tokens")
 
@@ -101,13 +124,16 @@ for name in n_tokens:
         f"{name:<10}  V = {vocab_size[name]:>6,}  tokens {n_tokens[name]:>9,}  "
         f"c = {c_bar:.2f}  embedding table {table.weight.numel() / 1e6:5.2f} M numbers"
     )
+glue("gpt2_c_bar", f"{len(text) / n_tokens['GPT-2']:.1f}")
+glue("table_ratio", f"{vocab_size['GPT-2'] / vocab_size['characters']:,.0f}")
 
 # %% [markdown]
-# GPT-2's tokens carry 3.3 characters each on Shakespeare, even though its vocabulary
-# was learnt on web pages, not plays; its embedding table is also about 770 times the
-# size of the character model's. That average $\bar c$ is exactly the mean length of the
-# tokens: the tokens' texts, put end to end, are the text (Tiny Shakespeare is plain
-# ASCII, one byte per character). We check the formula for $\bar c$ that way:
+# GPT-2's tokens carry {glue:text}`gpt2_c_bar` characters each on Shakespeare, even
+# though its vocabulary was learnt on web pages, not plays; its embedding table is also
+# {glue:text}`table_ratio` times the size of the character model's. That average
+# $\bar c$ is exactly the mean length of the tokens: the tokens' texts, put end to end,
+# are the text (Tiny Shakespeare is plain ASCII, one byte per character). We check the
+# formula for $\bar c$ that way:
 
 # %%
 gpt2_ids = gpt2.encode(text)
@@ -122,7 +148,7 @@ print(f"mean token length {mean_length:.4f} = N_chars / N_tokens = {c_bar:.4f}")
 # BPE vocabulary buys fewer tokens than the one before. (BPE with $V = 256$ is one token
 # per byte, which for this ASCII text is one per character.)
 
-# %% mystnb={"figure": {"caption": "How many tokens Tiny Shakespeare takes, against the size $V$ of the vocabulary (log scale). Each doubling of the BPE vocabulary (blue, trained on Shakespeare) shortens the corpus less than the one before. Words (red) give the fewest tokens, GPT-2's vocabulary, learnt on web pages, about as many as our BPE with 4,096 tokens.", "name": "fig-vocabulary-length"}, "image": {"alt": "A chart of tokens for the whole corpus, in thousands, against the vocabulary size on a logarithmic axis from 40 to 200,000. Characters, V = 65, and BPE with 256 tokens both give 1,115 thousand tokens. The BPE curve then falls steeply to 575 thousand at 512 and flattens: 460 at 1,024, 390 at 2,048, 345 at 4,096. GPT-2, V = 50,257, gives 338 thousand; words, V = 25,670, give 203 thousand, the fewest."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "How many tokens Tiny Shakespeare takes, against the size $V$ of the vocabulary (log scale). Each doubling of the BPE vocabulary (blue, trained on Shakespeare) shortens the corpus less than the one before. Words (red) give the fewest tokens, GPT-2's vocabulary, learnt on web pages, about as many as our BPE with 4,096 tokens.", "name": "fig-vocabulary-length"}, "image": {"alt": "A chart of tokens for the whole corpus, in thousands, against the vocabulary size on a logarithmic axis from 40 to 200,000. Characters, V = 65, and BPE with 256 tokens both give 1,115 thousand tokens. The BPE curve then falls steeply to 576 thousand at 512 and flattens: 461 at 1,024, 390 at 2,048, 346 at 4,096. GPT-2, V = 50,257, gives 338 thousand; words, V = 12,631, give 204 thousand, the fewest."}}
 plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
 
 fig, ax = plt.subplots(figsize=(7.5, 4))
@@ -166,20 +192,25 @@ plt.show()
 # can it write?
 
 # %%
-train_vocab = set(train_text.split())
-val_words = val_text.split()
+train_vocab = set(words_of(train_text))
+val_words = words_of(val_text)
 unknown = [w for w in val_words if w not in train_vocab]
+unknown_share = glue("unknown_share", f"{len(unknown) / len(val_words):.1%}")
 print(f"word vocabulary from the training text: {len(train_vocab):,} words")
 print(
     f"held-out words it cannot write: {len(unknown):,} of {len(val_words):,} "
-    f"({len(unknown) / len(val_words):.1%}), {len(set(unknown)):,} distinct"
+    f"({unknown_share}), {len(set(unknown)):,} distinct"
 )
 print("most frequent:", ", ".join(w for w, _ in Counter(unknown).most_common(8)))
 
 # %% [markdown]
-# More than one word in ten would become an "unknown word" token, and the model could
-# neither read nor write it: the names of the characters of *The Tempest* (the
-# held-out play), every new word form (`Frets,` with its comma is a word of its own).
+# With the course's one split (the last 10 % of the characters, from
+# `gptcourse.batches.split_text`) and chapter 1's words, {glue:text}`unknown_share` of
+# the held-out words would become an "unknown word" token, the share chapter 1 found:
+# the model could neither read nor write them. They are the names of the characters of
+# *The Tempest* (the held-out play) and every word form not met before. (Cut at
+# whitespace instead, `Frets,` with its comma and `Frets` would be two different words:
+# how a word is defined changes the share as much as the corpus does.)
 # A subword tokenizer has no such gap. A byte-level BPE, the kind built next, can
 # write *every* string, because every string is a sequence of bytes:
 
@@ -321,13 +352,14 @@ print(regex.findall(bpe.GPT2_PATTERN, example))
 
 # %%
 train_chunks = Counter(regex.findall(bpe.GPT2_PATTERN, train_text))
-print(f"{train_chunks.total():,} chunks in the training text")
-print(f"{len(train_chunks):,} distinct chunks")
+print(f"{glue('n_chunks', f'{train_chunks.total():,}')} chunks in the training text")
+print(f"{glue('n_distinct_chunks', f'{len(train_chunks):,}')} distinct chunks")
 print("most frequent:", [c for c, _ in train_chunks.most_common(10)])
 
 # %% [markdown]
 # So training counts the pairs of each distinct chunk once, weighted by how often the
-# chunk occurs: at each merge it scans 14,134 chunks instead of 266,995.
+# chunk occurs: at each merge it scans {glue:text}`n_distinct_chunks` chunks instead of
+# {glue:text}`n_chunks`.
 #
 # ### Training on Shakespeare
 #
@@ -550,22 +582,26 @@ for name, ids in reference.items():
     assert ids == gpt2_ids, name
     print(f"{name:<12}: {len(ids):,} ids, all equal to the course's")
 assert gpt2.decode(gpt2_ids) == text
+glue("n_gpt2_ids", f"{len(gpt2_ids):,}")
 
 # %% [markdown]
-# 338,025 identical ids. As a last cross-check, nanoGPT's data preparation encodes the
-# first 90 % and the last 10 % of the characters separately and reports 301,966 and
-# 36,059 tokens:
+# {glue:text}`n_gpt2_ids` identical ids. As a last cross-check, nanoGPT's data
+# preparation encodes the first 90 % and the last 10 % of the characters separately and
+# reports 301,966 and 36,059 tokens. (Its boundary, `int(0.9 * N)`, is one character
+# earlier than the course's split, which holds out `int(0.1 * N)` characters.)
 
 # %%
-print(f"{len(gpt2.encode(train_text)):,} + {len(gpt2.encode(val_text)):,}")
-assert (len(gpt2.encode(train_text)), len(gpt2.encode(val_text))) == (301_966, 36_059)
+nano_train, nano_val = text[: int(0.9 * len(text))], text[int(0.9 * len(text)) :]
+n_nano = len(gpt2.encode(nano_train)), len(gpt2.encode(nano_val))
+print(f"{n_nano[0]:,} + {n_nano[1]:,}")
+assert n_nano == (301_966, 36_059)
 
 # %% [markdown]
 # How does GPT-2 cut a line of Shakespeare, compared with characters and our 512-token
 # BPE? Each box of {numref}`fig-token-boxes` is one token (`␣` is a space):
 
 
-# %% mystnb={"figure": {"caption": "A line of Shakespeare cut into tokens three ways, one box per token (`␣` is a space). Characters take 45 tokens; our BPE with 512 tokens, 23, mostly pieces of words; GPT-2, 10: each word with the space before it is one token.", "name": "fig-token-boxes"}, "image": {"alt": "Three rows of coloured boxes spelling Before we proceed any further, hear me speak. The first row, characters: 45 tokens, one box per letter, space and punctuation mark. The second row, our BPE with 512 tokens: 23 tokens, such as B, e, f, ore, space-we, space-p, ro, ce, ed. The third row, GPT-2: 10 tokens, Before, space-we, space-proceed, space-any, space-further, comma, space-hear, space-me, space-speak, full stop."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "A line of Shakespeare cut into tokens three ways, one box per token (`␣` is a space). Characters take 45 tokens; our BPE with 512 tokens, 23, mostly pieces of words; GPT-2, 10: each word with the space before it is one token.", "name": "fig-token-boxes"}, "image": {"alt": "Three rows of coloured boxes spelling Before we proceed any further, hear me speak. The first row, characters: 45 tokens, one box per letter, space and punctuation mark. The second row, our BPE with 512 tokens: 23 tokens, such as B, e, f, ore, space-we, space-p, ro, ce, ed. The third row, GPT-2: 10 tokens, Before, space-we, space-proceed, space-any, space-further, comma, space-hear, space-me, space-speak, full stop."}}
 def draw_tokens(ax, pieces, y, label):
     """One row of boxes, one per token, under a label."""
     x = 0
@@ -600,6 +636,109 @@ plt.show()
 
 
 # %% [markdown]
+# ## What does a tokenizer cost?
+#
+# A tokenizer is learnt once, from one corpus, and every text pays for that choice
+# afterwards. GPT-2's merges were learnt from English web pages; three costs follow
+# from it, each measured below with the same tokenizer.
+#
+# **Other languages pay more.** Here is the same sentence, the first article of the
+# Universal Declaration of Human Rights, in ten languages, with the number of GPT-2
+# tokens it takes, the tokens per character, and how many times English's count that
+# is:
+
+# %%
+article_1 = {
+    "English": "All human beings are born free and equal in dignity and rights.",
+    "French": "Tous les êtres humains naissent libres et égaux en dignité et en "
+    "droits.",
+    "German": "Alle Menschen sind frei und gleich an Würde und Rechten geboren.",
+    "Russian": "Все люди рождаются свободными и равными в своем достоинстве и правах.",
+    "Greek": "Όλοι οι άνθρωποι γεννιούνται ελεύθεροι και ίσοι στην αξιοπρέπεια και "
+    "τα δικαιώματα.",
+    "Arabic": "يولد جميع الناس أحرارًا متساوين في الكرامة والحقوق.",
+    "Hindi": "सभी मनुष्यों को गौरव और अधिकारों के मामले में जन्मजात स्वतन्त्रता और समानता प्राप्त है।",
+    "Chinese": "人人生而自由，在尊严和权利上一律平等。",
+    "Japanese": "すべての人間は、生まれながらにして自由であり、"
+    "かつ、尊厳と権利とについて平等である。",
+    "Korean": "모든 인간은 태어날 때부터 자유로우며 그 존엄과 권리에 있어 동등하다.",
+}
+n_english = len(gpt2.encode(article_1["English"]))
+print("language  characters  UTF-8 bytes  tokens  tokens/char  x English")
+for language, sentence in article_1.items():
+    n = len(gpt2.encode(sentence))
+    ratio = n / n_english
+    print(
+        f"{language:<9} {len(sentence):10} {len(sentence.encode()):12} {n:7}"
+        f" {n / len(sentence):12.2f} {ratio:10.1f}"
+    )
+    assert language == "English" or ratio > 1.5  # every other language pays more
+zh = article_1["Chinese"]
+glue("zh_per_char", f"{len(gpt2.encode(zh)) / len(zh):.2f}")
+glue("en_per_char", f"{n_english / len(article_1['English']):.2f}")
+glue("zh_ratio", f"{len(gpt2.encode(zh)) / n_english:.1f}")
+
+# %% [markdown]
+# English needs {glue:text}`en_per_char` tokens per character, Chinese
+# {glue:text}`zh_per_char`: more than one token per character, because each Chinese
+# character is three UTF-8 bytes and GPT-2 learnt few merges for them, and the same
+# meaning costs {glue:text}`zh_ratio` times the tokens of English. French and German,
+# in the same Latin script, take about twice as many tokens as English; the other
+# scripts, several times as many. For a model that reads text as tokens, that
+# is a shorter context (GPT-2's 1,024 tokens hold far less Chinese than English), more
+# compute per sentence, and, for a paid service, a higher price for the same text
+# {cite:p}`petrov2023language`. Tokenizers trained on many languages shrink the gap;
+# they do not remove it.
+#
+# **Numbers are cut irregularly.** Digits are chunked by GPT-2's pattern into runs of
+# digits, and BPE then splits each run with whatever merges it learnt:
+
+# %%
+for number in ["2023", "1234567", "12345 + 67890 = 80235", "3.14159"]:
+    print(f"{number!r:25} -> {[gpt2.decode([i]) for i in gpt2.encode(number)]}")
+
+print("numbers   tokens: how many numbers take 1, 2, 3 tokens")
+for low, high in [(0, 1_000), (1_000, 10_000), (10_000, 100_000)]:
+    lengths = Counter(len(gpt2.encode(str(n))) for n in range(low, high))
+    print(f"{low:>6}-{high - 1:<6} {dict(sorted(lengths.items()))}")
+
+# %% [markdown]
+# `1234567` is read as `123|45|67`, so the digit 4 is the first of a two-digit token
+# here and the middle of a three-digit token elsewhere; whether a four-digit number is
+# one, two or three tokens depends on which merges the web pages happened to teach.
+# Adding two numbers means adding tokens whose boundaries do not line up with units,
+# tens and hundreds. Later tokenizers fix the cut: LLaMA splits every number into
+# single digits {cite:p}`touvron2023llama`.
+#
+# **A trailing space changes the prompt.** GPT-2's pattern puts a space at the start
+# of the word that follows it, so `" Paris"` is one token. A prompt that ends with a
+# space ends with the token `" "` instead, and the model must continue with a word
+# without its leading space:
+
+# %%
+for prompt in ["The capital of France is", "The capital of France is "]:
+    ids_ = gpt2.encode(prompt)
+    print(f"{prompt!r:28} -> {ids_} {[gpt2.decode([i]) for i in ids_]}")
+print("' Paris' ->", gpt2.encode(" Paris"))
+space = gpt2.encode(" ")[0]
+pairs = zip(gpt2_ids, gpt2_ids[1:], strict=False)
+after_space = sum(1 for a, b in pairs if a == space and gpt2.vocab[b][:1].isalpha())
+glue("space_then_word", f"{after_space:,}")
+print(
+    f"in Shakespeare, ' ' then a word: {after_space} times in {len(gpt2_ids):,} tokens"
+)
+
+# %% [markdown]
+# In the whole corpus, the token `" "` is followed by a word
+# {glue:text}`space_then_word` times in {glue:text}`n_gpt2_ids` tokens: a model
+# trained on text cut this way has almost never seen what a prompt with a trailing
+# space asks it to continue, so whatever it predicts there rests on a handful of
+# examples. Prompts are best given without that space. The same rule makes
+# indentation costly in code: four spaces before `return` are three `" "` tokens and
+# `" return"`.
+
+
+# %% [markdown]
 # ## How fast is each tokenizer?
 #
 # The course's encoder is plain Python; tiktoken and tokenizers are Rust. Below, each
@@ -611,6 +750,7 @@ plt.show()
 chunks = gpt2.split(text)
 distinct_text = "".join(dict.fromkeys(chunks))
 print(f"{len(chunks):,} chunks in the corpus, {len(set(chunks)):,} distinct")
+glue("chunks_per_distinct", f"{len(chunks) / len(set(chunks)):.0f}")
 print(f"the distinct chunks, once each: a text of {len(distinct_text):,} characters")
 
 
@@ -650,10 +790,11 @@ for name, s in distinct.items():
 # - **Merging in Python is slow; caching makes it rare.** Applying 50,000 merges, one
 #   chunk at a time, is where the Python encoder spends its time when every chunk is
 #   new: on the text of distinct chunks, Rust (tiktoken) is typically more than ten
-#   times faster. But text repeats itself: only about one chunk in twenty of the corpus
-#   is new, so the course's encoder keeps the ids of every chunk it has seen in a
-#   dictionary, and merges each distinct chunk once. With that cache, the course's
-#   encoder is within a small factor of tiktoken on the whole corpus.
+#   times faster. But text repeats itself: only about one chunk in
+#   {glue:text}`chunks_per_distinct` of the corpus is new, so the course's encoder
+#   keeps the ids of every chunk it has seen in a dictionary, and merges each distinct
+#   chunk once. With that cache, the course's encoder is within a small factor of
+#   tiktoken on the whole corpus.
 # - **The regular expression is the floor.** Both cut the text with a regular
 #   expression first (the `regex` module, written in C, for the course; Rust's
 #   `fancy-regex` for tiktoken), and with a full cache, the split takes most of the
@@ -709,7 +850,7 @@ print("y =", y.tolist())
 # One row of the batch, read as text ({numref}`fig-batch-window`): each input token,
 # and below it, the token the model must predict at that position.
 
-# %% mystnb={"figure": {"caption": "The first row of the batch as text: the eight input tokens $x$ (blue) and, under each, the token the model must predict there, $y$ (orange). The arrows join equal tokens: each target is the next input.", "name": "fig-batch-window"}, "image": {"alt": "Two rows of eight boxes. The top row, input x, holds the GPT-2 tokens comma, line break, Come, space-I, space-appellant, space-to, space-this, space-prince. The bottom row, target y, holds the same tokens moved one place to the left, ending with ly. Grey double arrows join each target box to the input box after the one above it, showing they hold the same token."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "The first row of the batch as text: the eight input tokens $x$ (blue) and, under each, the token the model must predict there, $y$ (orange). The arrows join equal tokens: each target is the next input.", "name": "fig-batch-window"}, "image": {"alt": "Two rows of eight boxes. The top row, input x, holds the GPT-2 tokens comma, line break, Come, space-I, space-appellant, space-to, space-this, space-prince. The bottom row, target y, holds the same tokens moved one place to the left, ending with ly. Grey double arrows join each target box to the input box after the one above it, showing they hold the same token."}}
 fig, ax = plt.subplots(figsize=(7.5, 2.4))
 centred = {"ha": "center", "va": "center"}
 for name, tensor, top, color in [
@@ -740,12 +881,87 @@ plt.show()
 # %% [markdown]
 # The arrows join equal tokens: the target at position $t$ is the input at position
 # $t + 1$. A model that reads `x` predicts, at every position at once, the row below
-# it, so one window of $T + 1$ tokens gives $T$ training examples. From the next
-# chapter on, models learn from batches like these.
+# it, so one window of $T + 1$ tokens gives $T$ training examples.
+#
+# ## How does a model read a token id?
+#
+# An id is a name, not a quantity: token 262 is not "more" than token 261. So a model
+# never computes with the id itself. The plain way to feed it is a
+# {term}`one-hot vector`: a vector of $V$ zeros with a 1 at position $i$, written
+# $e_i$. The first layer multiplies it by a $V \times d$ matrix $E$ of learnt numbers,
+# and since all but one of the products are zero,
+#
+# $$
+# e_i^\top E = E_{i,:},
+# $$
+#
+# the product is row $i$ of $E$. That row is the token's {term}`embedding`, and
+# {py:class}`torch.nn.Embedding` is exactly this matrix, read by indexing instead of by
+# a product that would spend $V d$ multiplications to pick one row. We check it on the
+# batch above, with GPT-2's vocabulary and a small width:
+
+# %%
+torch.manual_seed(0)
+embedding = torch.nn.Embedding(gpt2.vocab_size, 16)  # E: (V, d) = (50257, 16)
+E = embedding.weight
+one_hot = torch.nn.functional.one_hot(x, gpt2.vocab_size).float()  # (B, T, V)
+by_product = one_hot @ E  # (B, T, V) @ (V, d) -> (B, T, d)
+by_lookup = embedding(x)  # (B, T, d): row x[b, t] of E
+assert torch.equal(by_lookup, E[x])
+assert torch.allclose(by_product, by_lookup, rtol=0, atol=1e-6)
+print("one-hot product and lookup agree to 1e-6; shape", tuple(by_lookup.shape))
+print(f"the one-hot input alone: {one_hot.numel():,} numbers for {x.numel()} tokens")
+
+# %% [markdown]
+# The same id always gets the same vector, wherever it stands: the two `" the"`s of a
+# sentence read the same row. Training moves the rows of the tokens in each batch
+# (the gradient of a lookup reaches only the rows it read), so tokens used alike end up
+# with similar rows. From the next chapter on, models start with such a table: a token
+# id in, a vector of width $d$ out ({doc}`chapter 4 <../chapters/04_self_attention>`
+# builds attention over those vectors).
+#
+# ## Summary
+#
+# - A tokenizer trades vocabulary size against sequence length: characters need 65
+#   symbols and one token per character, words need tens of thousands and still miss
+#   {glue:text}`unknown_share` of held-out words; subwords sit in between.
+# - Byte-level BPE starts from the 256 bytes, so it can write every string, and merges
+#   the most frequent adjacent pair again and again; each merge shortens the training
+#   text by the number of pairs it replaced.
+# - A regular expression cuts the text into chunks before merging, so tokens do not run
+#   across words and punctuation; GPT-2's keeps a word's leading space with it.
+# - With GPT-2's two files, the course's tokenizer gives exactly GPT-2's
+#   {glue:text}`n_gpt2_ids` ids on Tiny Shakespeare, as tiktoken and Hugging Face do.
+# - The tokenizer is a cost paid forever: other scripts take several times as many
+#   tokens as English, numbers are cut irregularly, a trailing space leaves the model
+#   where it has hardly been.
+# - Training batches are random windows of $T + 1$ ids: the input and the same window
+#   moved one step on; an embedding table turns each id into a vector, a lookup that
+#   equals a one-hot product.
 #
 # ## Exercises
 #
-# The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/03_tokenisation>`, and in
-# `exercises/03_tokenisation.ipynb` to work through in JupyterLab: counting pairs, one
-# merge step, encoding with a merge table, and adding special tokens.
+# In {doc}`the exercise notebook <../exercises/solutions/03_tokenisation>` (and
+# `exercises/03_tokenisation.ipynb` to work through in JupyterLab):
+#
+# - **Exercise 3-1** (warm-up): GPT-2's tokens per character for a Chinese poem and
+#   its English translation, and why they differ.
+# - **Exercise 3-2** (core): train byte-level BPE end to end, from bytes to a merge
+#   table.
+# - **Exercise 3-3** (core): encode with your merges, lowest rank first, and measure
+#   how much they compress text they were learnt from and text they were not.
+# - **Exercise 3-4** (stretch): add special tokens to an encoder.
+# - **Exercise 3-5** (written): why GPT-2 keeps the space before a word.
+#
+# ## Further reading
+#
+# - {cite:t}`gage1994new` invented byte-pair encoding as a compression algorithm;
+#   {cite:t}`sennrich2016neural` turned it into a way to cut words for translation.
+# - {cite:t}`radford2019language`, section 2.2, explains byte-level BPE and why GPT-2
+#   forbids merges across character categories.
+# - {cite:t}`kudo2018sentencepiece` describe SentencePiece, which treats the text as a
+#   raw stream (spaces included) and is the tokenizer of many multilingual models.
+# - {cite:t}`petrov2023language` measure how much more some languages pay for the same
+#   text under common tokenizers.
+# - {cite:t}`touvron2023llama` list LLaMA's tokenizer choices: BPE with SentencePiece,
+#   numbers split into digits, unknown characters decomposed into bytes.

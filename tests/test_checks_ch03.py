@@ -19,8 +19,18 @@ def stub(*args):
 # ---- right answers -------------------------------------------------------------------
 
 
-def right_count_pairs(ids):
-    return dict(Counter(pairwise(ids)))
+def right_tokens_per_char(encode, text):
+    return len(encode(text)) / len(text)
+
+
+def right_train_bpe(text, vocab_size):
+    ids, merges = list(text.encode("utf-8")), []
+    for k in range(vocab_size - 256):
+        counts = Counter(pairwise(ids))
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        ids = merge_pair(ids, best, 256 + k)
+    return merges
 
 
 def right_encode(text, merges):
@@ -41,8 +51,8 @@ def right_specials(text, encode, special_tokens):
 @pytest.mark.parametrize(
     ("check", "fn", "passed"),
     [
-        (ch03.count_pairs, right_count_pairs, 5),
-        (ch03.merge, merge_pair, 12),
+        (ch03.tokens_per_char, right_tokens_per_char, 5),
+        (ch03.train_bpe, right_train_bpe, 4),
         (ch03.encode_with_merges, right_encode, 8),
         (ch03.encode_with_specials, right_specials, 6),
     ],
@@ -53,7 +63,8 @@ def test_right_answers_pass(capsys, check, fn, passed):
 
 
 @pytest.mark.parametrize(
-    "check", [ch03.count_pairs, ch03.merge, ch03.encode_with_merges, ch03.encode_with_specials]
+    "check",
+    [ch03.tokens_per_char, ch03.train_bpe, ch03.encode_with_merges, ch03.encode_with_specials],
 )
 def test_untouched_stubs_are_reported(check):
     with pytest.raises(CheckFailed, match="not implemented yet"):
@@ -63,46 +74,26 @@ def test_untouched_stubs_are_reported(check):
 # ---- the usual mistakes --------------------------------------------------------------
 
 
-def _merge_loop(step):
-    """A merge that walks with ``step(ids, i, pair, new_id, out) -> next i``."""
+def _train_bpe_with(*, count=None, tie_first=False, start=None, no_replace=False):
+    """A train_bpe that makes one of the usual mistakes."""
 
-    def merge(ids, pair, new_id):
-        out, i = [], 0
-        while i < len(ids):
-            i = step(ids, i, pair, new_id, out)
-        return out
+    def train_bpe(text, vocab_size):
+        ids = list(text.encode("utf-8")) if start is None else start(text)
+        merges = []
+        for k in range(vocab_size - 256 if count is None else count(vocab_size)):
+            counts = Counter(pairwise(ids))
+            if not counts:
+                break
+            if tie_first:
+                best = max(counts, key=counts.get)
+            else:
+                best = min(counts, key=lambda pair: (-counts[pair], pair))
+            merges.append(best)
+            if not no_replace:
+                ids = merge_pair(ids, best, 256 + k)
+        return merges
 
-    return merge
-
-
-def _no_skip(ids, i, pair, new_id, out):
-    out.append(new_id if tuple(ids[i : i + 2]) == pair else ids[i])
-    return i + 1
-
-
-def _drops_last(ids, pair, new_id):
-    out, i = [], 0
-    while i < len(ids) - 1:
-        if (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
-
-
-def _first_only(ids, pair, new_id):
-    for i in range(len(ids) - 1):
-        if (ids[i], ids[i + 1]) == pair:
-            return ids[:i] + [new_id] + ids[i + 2 :]
-    return list(ids)
-
-
-def _mutates(ids, pair, new_id):
-    result = merge_pair(ids, pair, new_id)
-    ids[:] = result
-    return result
+    return train_bpe
 
 
 def _encode_from(start, choose, once=False):
@@ -155,41 +146,18 @@ def _loses_the_tail(text, encode, special_tokens):
 @pytest.mark.parametrize(
     ("check", "wrong", "message"),
     [
+        (ch03.tokens_per_char, lambda encode, text: len(text) / len(encode(text)), "inverse"),
         (
-            ch03.count_pairs,
-            lambda ids: dict(Counter(zip(ids[::2], ids[1::2], strict=False))),
-            "overlapping ones too",
+            ch03.tokens_per_char,
+            lambda encode, text: len(encode(text)) / len(text.encode("utf-8")),
+            "UTF-8 bytes",
         ),
-        (
-            ch03.count_pairs,
-            lambda ids: dict(Counter(zip(ids, ids[1:] + ids[:1], strict=True))),
-            "no pair wraps around",
-        ),
-        (
-            ch03.count_pairs,
-            lambda ids: dict(Counter(pairwise(ids[:-1]))),
-            "the last pair is missing",
-        ),
-        (
-            ch03.count_pairs,
-            lambda ids: {f"{a},{b}": n for (a, b), n in Counter(pairwise(ids)).items()},
-            "the keys must be tuples",
-        ),
-        (ch03.count_pairs, lambda ids: list(pairwise(ids)), "returned a list; return a dict"),
-        (ch03.merge, _merge_loop(_no_skip), "skip both of its ids"),
-        (ch03.merge, _drops_last, "the last id was lost"),
-        (ch03.merge, _first_only, "replace every occurrence"),
-        (
-            ch03.merge,
-            lambda ids, p, n: merge_pair(ids, p[::-1], n),
-            "look for the pair in its order",
-        ),
-        (ch03.merge, _mutates, "changed the list it was given"),
-        (
-            ch03.merge,
-            lambda ids, p, n: tuple(merge_pair(ids, p, n)),
-            "returned a tuple, not a list",
-        ),
+        (ch03.tokens_per_char, lambda encode, text: len(encode(text)), "that is the number"),
+        (ch03.train_bpe, _train_bpe_with(count=lambda v: v), "counts the 256 byte tokens"),
+        (ch03.train_bpe, _train_bpe_with(tie_first=True), "the smallest pair"),
+        (ch03.train_bpe, _train_bpe_with(start=chars), "start from the UTF-8 bytes"),
+        (ch03.train_bpe, _train_bpe_with(no_replace=True), "replace the pair in the sequence"),
+        (ch03.train_bpe, lambda text, v: {}, "returned a dict; return a list"),
         (ch03.encode_with_merges, _encode_from(chars, lowest), "UTF-8 bytes"),
         (
             ch03.encode_with_merges,
@@ -215,14 +183,12 @@ def test_usual_mistakes_get_their_hint(check, wrong, message):
 
 def test_a_failure_names_the_input_and_both_results():
     with pytest.raises(CheckFailed) as info:
-        ch03.merge(_first_only)
-    assert "merge([1, 2, 3, 1, 2], (1, 2), 99): expected [99, 3, 99], got [99, 3, 1, 2]" in str(
-        info.value
-    )
+        ch03.train_bpe(_train_bpe_with(tie_first=True))
+    message = str(info.value)
+    assert re.search(r"train_bpe\('.*', \d+\): expected \[\(.*got \[\(", message)
+    assert "Hint: when several pairs are equally frequent" in message
 
 
 def test_learner_exceptions_are_shown_with_their_input():
-    with pytest.raises(CheckFailed, match=r"count_pairs\(\[7\]\) raised IndexError"):
-        ch03.count_pairs(
-            lambda ids: {(ids[0], ids[1]): 1} if len(ids) < 2 else right_count_pairs(ids)
-        )
+    with pytest.raises(CheckFailed, match=r"tokens_per_char\(.*\) raised ZeroDivisionError"):
+        ch03.tokens_per_char(lambda encode, text: 1 / 0)

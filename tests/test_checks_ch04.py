@@ -12,124 +12,140 @@ from gptcourse.checks import CheckFailed, ch04
 
 
 def _stub(*args, **kwargs):
-    raise NotImplementedError("Exercise 3.1: replace this line with your code.")
+    raise NotImplementedError("Exercise 4-1: replace this line with your code.")
 
 
-# --- causal_mask -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "check", [ch04.attention_mask, ch04.cross_attention, ch04.score_scale, ch04.future_leak]
+)
+def test_untouched_stubs_are_reported(check):
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        check(_stub)
 
 
-def test_causal_mask_right_answers_pass(capsys):
-    ch04.causal_mask(lambda T: torch.ones(T, T, dtype=torch.bool).tril())
-    ch04.causal_mask(lambda T: torch.arange(T)[None, :] <= torch.arange(T)[:, None])
-    assert "causal_mask: all 16 checks passed" in capsys.readouterr().out
+# --- attention_mask ----------------------------------------------------------------------
+
+
+def _mask(lengths, T, causal=lambda T: torch.ones(T, T, dtype=torch.bool).tril(), on="keys"):
+    real = torch.arange(T) < lengths[:, None]  # (B, T)
+    padding = real[:, None, :] if on == "keys" else real[:, :, None]
+    if on is None:
+        padding = torch.ones(len(lengths), 1, T, dtype=torch.bool)
+    return padding & causal(T) if causal is not None else padding.expand(-1, T, T)
+
+
+def test_attention_mask_right_answers_pass(capsys):
+    ch04.attention_mask(_mask)
+    ch04.attention_mask(lambda lengths, T: attention.causal_mask(T) & _mask(lengths, T))
+    assert "attention_mask: all 16 checks passed" in capsys.readouterr().out
+
+
+def _ones(T):
+    return torch.ones(T, T, dtype=torch.bool)
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(), "not the upper one"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).tril(-1), "may attend to itself"),
-        (
-            lambda T: torch.ones(T, T, dtype=torch.bool).tril(1),
-            r"sees the token after it.*tril\(\)",
-        ),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).triu(1), "True where attention is forbid"),
-        (lambda T: torch.ones(T, T).tril(), "expected a bool tensor"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool).tril()[:, :-1], r"expected shape \(4, 4\)"),
-        (lambda T: [[True]], "expected a torch.Tensor, got list"),
-        (lambda T: torch.ones(T, T, dtype=torch.bool), r"causal_mask\(4\): expected"),
+        (lambda lengths, T: _mask(lengths, T, lambda T: _ones(T).tril(1)), r"tril\(1\)"),
+        (lambda lengths, T: _mask(lengths, T, lambda T: _ones(T).triu()), "not the upper one"),
+        (lambda lengths, T: _mask(lengths, T, lambda T: _ones(T).tril(-1)), "attend to itself"),
+        (lambda lengths, T: ~_mask(lengths, T), "nn.MultiheadAttention"),
+        (lambda lengths, T: _mask(lengths, T, on="queries"), r"shape \(B, 1, T\)"),
+        (lambda lengths, T: _mask(lengths, T, on=None), "padding is not masked"),
+        (lambda lengths, T: _mask(lengths, T, causal=None), "causal part is missing"),
+        (lambda lengths, T: _mask(lengths, T).int(), "expected a bool tensor"),
+        (lambda lengths, T: _mask(lengths, T)[0], r"expected shape \(2, 5, 5\)"),
     ],
 )
-def test_causal_mask_wrong_answers_are_named(wrong, message):
+def test_attention_mask_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.causal_mask(wrong)
+        ch04.attention_mask(wrong)
 
 
-def test_causal_mask_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch04.causal_mask(_stub)
+# --- cross_attention ---------------------------------------------------------------------
 
 
-# --- attention_one_query -----------------------------------------------------------------
+def _cross(x, memory, W_Q, W_K, W_V, scale=None, keys_from_x=False, dim=-1):
+    source = x if keys_from_x else memory
+    q, k, v = x @ W_Q, source @ W_K, source @ W_V
+    s = 1 / math.sqrt(q.shape[-1]) if scale is None else scale(q, v)
+    return torch.softmax(q @ k.T * s, dim=dim) @ v
 
 
-def _one_query(q, K, V, scale=None, softmax=True, weights_only=False):
-    scores = K @ q * (1 / math.sqrt(len(q)) if scale is None else scale)
-    weights = torch.softmax(scores, 0) if softmax else scores
-    return weights if weights_only else weights @ V
-
-
-def test_attention_one_query_right_answer_passes(capsys):
-    ch04.attention_one_query(_one_query)
-    ch04.attention_one_query(
-        lambda q, K, V: attention.scaled_dot_product_attention(q[None], K, V)[0][0]
+def test_cross_attention_right_answer_passes(capsys):
+    ch04.cross_attention(_cross)
+    ch04.cross_attention(
+        lambda x, m, W_Q, W_K, W_V: torch.nn.functional.scaled_dot_product_attention(
+            x @ W_Q, m @ W_K, m @ W_V
+        )
     )
-    assert "attention_one_query: all 3 checks passed" in capsys.readouterr().out
+    assert "cross_attention: all 3 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda q, K, V: _one_query(q, K, V, scale=1.0), "without the scaling"),
-        (lambda q, K, V: _one_query(q, K, V, scale=1 / len(q)), "divided by d_k = 16"),
-        (
-            lambda q, K, V: _one_query(q, K, V, scale=1 / math.sqrt(V.shape[-1])),
-            r"divided by sqrt\(d_v\) = sqrt\(3\).*divide them by sqrt\(d_k\) = sqrt\(16\)",
-        ),
-        (lambda q, K, V: _one_query(q, K, V, softmax=False), "must be a softmax"),
-        (lambda q, K, V: _one_query(q, K, V, weights_only=True), "that returns the weights"),
-        (lambda q, K, V: _one_query(q, K, V) + 1, "largest difference is 1"),
+        (lambda *a: _cross(*a, scale=lambda q, v: 1 / math.sqrt(v.shape[-1])), "sqrt\\(d_v\\)"),
+        (lambda *a: _cross(*a, scale=lambda q, v: 1.0), "are not scaled"),
+        (lambda *a: _cross(*a, scale=lambda q, v: 1 / q.shape[-1]), "divided by d_k"),
+        (lambda *a: _cross(*a, keys_from_x=True), "self-attention over x"),
+        (lambda *a: _cross(*a, dim=0), "over the queries"),
     ],
 )
-def test_attention_one_query_wrong_answers_are_named(wrong, message):
+def test_cross_attention_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.attention_one_query(wrong)
+        ch04.cross_attention(wrong)
 
 
-def test_attention_one_query_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch04.attention_one_query(_stub)
+# --- score_scale -------------------------------------------------------------------------
 
 
-# --- attention_weights -------------------------------------------------------------------
-
-
-def _weights(Q, K, mask=None, scale=True, dim=-1, fill=float("-inf"), after=False, flip=False):
-    scores = Q @ K.T / (math.sqrt(Q.shape[-1]) if scale else 1.0)
-    if mask is not None and flip:
-        mask = ~mask
-    if mask is not None and not after:
-        scores = scores.masked_fill(~mask, fill)
-    weights = torch.softmax(scores, dim=dim)
-    if mask is not None and after:
-        weights = weights.masked_fill(~mask, 0.0)
-    return weights
-
-
-def test_attention_weights_right_answer_passes(capsys):
-    ch04.attention_weights(_weights)
-    ch04.attention_weights(
-        lambda Q, K, mask: attention.scaled_dot_product_attention(Q, K, K, mask=mask)[1]
-    )
-    assert "attention_weights: all 3 checks passed" in capsys.readouterr().out
+def test_score_scale_right_answer_passes(capsys):
+    ch04.score_scale(lambda d_k, var_q, var_k: (d_k * var_q * var_k) ** -0.5)
+    assert "score_scale: all 5 checks passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda Q, K, m: _weights(Q, K, m, scale=False), "without the scaling"),
-        (lambda Q, K, m: _weights(Q, K, m, dim=0), "columns sum to 1"),
-        (lambda Q, K, m: _weights(Q, K, m, fill=0.0), "exp\\(0\\) = 1"),
-        (lambda Q, K, m: _weights(Q, K, m, after=True), "mask the scores before the softmax"),
-        (lambda Q, K, m: _weights(Q, K, m, flip=True), "mask the pairs where it is False"),
-        (lambda Q, K, m: _weights(Q, K, None), "the mask was not applied"),
+        (lambda d_k, vq, vk: 1 / math.sqrt(d_k), "right only when var_q = var_k = 1"),
+        (lambda d_k, vq, vk: 1 / (d_k * vq * vk), "take a square root"),
+        (lambda d_k, vq, vk: 1 / math.sqrt(d_k * (vq + vk)), "not the sum"),
+        (lambda d_k, vq, vk: math.sqrt(d_k * vq * vk), "invert it"),
     ],
 )
-def test_attention_weights_wrong_answers_are_named(wrong, message):
+def test_score_scale_wrong_answers_are_named(wrong, message):
     with pytest.raises(CheckFailed, match=message):
-        ch04.attention_weights(wrong)
+        ch04.score_scale(wrong)
 
 
-def test_attention_weights_stub_is_not_implemented():
-    with pytest.raises(CheckFailed, match="not implemented yet"):
-        ch04.attention_weights(_stub)
+# --- future_leak -------------------------------------------------------------------------
+
+
+def _leak(upto):
+    def future_leak(model, idx, changed, t):
+        with torch.no_grad():
+            a, b = model(idx)[0], model(changed)[0]
+        end = upto(t)
+        return (a[:, :end] - b[:, :end]).abs().max().item()
+
+    return future_leak
+
+
+def test_future_leak_right_answer_passes(capsys):
+    ch04.future_leak(_leak(lambda t: t + 1))
+    assert "future_leak: all 4 checks passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_leak(lambda t: t), "leaves out position t"),
+        (_leak(lambda t: t + 2), "includes position t \\+ 1"),
+        (_leak(lambda t: None), "including those after t"),
+    ],
+)
+def test_future_leak_wrong_answers_are_named(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        ch04.future_leak(wrong)

@@ -13,110 +13,155 @@
 #
 # Each exercise asks for a function and then checks it: the last line of its cell calls
 # a check from `gptcourse.checks`, which runs your function on several inputs and says
-# what is wrong, if anything. Together, exercises 2.1 to 2.3 rebuild the heart of a
-# byte-level BPE tokenizer; exercise 2.4 adds special tokens to it.
+# what is wrong, if anything. They go from a warm-up to a stretch: measure what GPT-2's
+# tokenizer costs in Chinese, train your own BPE end to end and measure how much it
+# compresses, then add special tokens to an encoder.
 
 # %%
 import re
 
+from gptcourse import batches, data
 from gptcourse.bpe import BPETokenizer
 from gptcourse.checks import ch03 as check
+from gptcourse.gpt2_tokenizer import load_gpt2_tokenizer
+
+gpt2 = load_gpt2_tokenizer()
 
 # %% [markdown]
-# ```{exercise} Count the pairs
-# :label: ex-03-count-pairs
+# ```{exercise} Tokens per character in Chinese (warm-up)
+# :label: ex-03-tokens-per-char
 #
-# BPE training starts by counting, in a sequence of token ids, how often each pair of
-# adjacent ids occurs. Write `count_pairs(ids)`, which returns a dict that maps each
-# pair `(a, b)` (a tuple) to its number of occurrences. Overlapping pairs all count:
-# `[5, 5, 5]` holds the pair `(5, 5)` twice.
+# Write `tokens_per_char(encode, text)`: the number of tokens `encode(text)` returns,
+# per character of `text`. Then use it with GPT-2's tokenizer on a Chinese poem and on
+# an English translation of it (the cell prints both), and explain the difference:
+# why can a Chinese text take *more* than one token per character, when English takes
+# far fewer?
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-03-count-pairs
+# ```{solution-start} ex-03-tokens-per-char
 # :class: dropdown
 # ```
 
 # %% [markdown]
-# A sequence of $n$ ids has $n - 1$ adjacent pairs, `(ids[i], ids[i + 1])`;
-# `zip(ids, ids[1:])` (or `itertools.pairwise(ids)`) walks through them, and a dict
-# counts them.
+# Count the tokens, count the characters (`len` of a `str` counts code points, not
+# bytes), divide.
 
 
 # %%
-def count_pairs(ids: list[int]) -> dict[tuple[int, int], int]:
-    """How often each pair of adjacent ids occurs in ``ids``."""
+def tokens_per_char(encode, text: str) -> float:
+    """``len(encode(text)) / len(text)``: tokens spent per character."""
     # BEGIN SOLUTION
-    counts: dict[tuple[int, int], int] = {}
-    for pair in zip(ids, ids[1:], strict=False):
-        counts[pair] = counts.get(pair, 0) + 1
-    return counts
+    return len(encode(text)) / len(text)
     # END SOLUTION
 
 
-check.count_pairs(count_pairs)
-counts = count_pairs(list(b"to be or not to be"))
-top = max(counts, key=counts.get)
-print(f"most frequent pair: {top} = {bytes(top)!r}, {counts[top]} times")
+check.tokens_per_char(tokens_per_char)
+poem = (
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。"  # Li Bai, Quiet Night Thought
+)
+english = (
+    "Before my bed, the bright moonlight; I wonder if it is frost on the ground. "
+    "I raise my head to gaze at the bright moon, and lower it, thinking of home."
+)
+for name, sample in [("Chinese", poem), ("English", english)]:
+    n_bytes = len(sample.encode("utf-8")) / len(sample)
+    print(
+        f"{name}: {len(sample)} characters, {n_bytes:.1f} bytes per character, "
+        f"{tokens_per_char(gpt2.encode, sample):.2f} GPT-2 tokens per character"
+    )
+
+# %% [markdown]
+# The Chinese characters are each three UTF-8 bytes, and GPT-2's 50,000 merges, learnt
+# on English web pages, joined few of those bytes into whole characters: a byte-level
+# BPE falls back to single bytes for what it rarely saw, so a character costs one to
+# three tokens. English letters are one byte each, and common English words are one
+# token with their space: several characters per token. Per character of meaning the
+# comparison is harsher still, since one Chinese character carries about as much as a
+# short English word. The consequence: GPT-2's 1,024-token context holds a much
+# shorter Chinese text than an English one, and each Chinese sentence costs more
+# compute.
 
 # %% [markdown]
 # ```{solution-end}
 # ```
 
 # %% [markdown]
-# ```{exercise} One merge step
-# :label: ex-03-merge
+# ```{exercise} Train BPE end to end (core)
+# :label: ex-03-train-bpe
 #
-# Write `merge(ids, pair, new_id)`, which returns a new list where every occurrence of
-# `pair` in `ids`, read from left to right, is replaced by the single id `new_id`. The
-# occurrences do not overlap: `merge([5, 5, 5], (5, 5), 9)` is `[9, 5]`. Leave the
-# list you are given unchanged.
+# Write `train_bpe(text, vocab_size)`, byte-level BPE training without
+# pre-tokenisation: start from the UTF-8 bytes of `text`, and learn
+# `vocab_size - 256` merges. Each merge counts every adjacent pair of the current
+# sequence, takes the most frequent one (when several are equally frequent, the
+# smallest pair, so that the result never depends on chance), records it, and
+# replaces it in the sequence, from left to right, by the new id `256 + k` for merge
+# `k`. Return the list of merged pairs `(a, b)`, in the order learnt. The cell then
+# trains on the first 20,000 characters of Shakespeare.
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-03-merge
+# ```{solution-start} ex-03-train-bpe
 # :class: dropdown
 # ```
 
 # %% [markdown]
-# Walk through the ids with an index: where the pair starts, emit the new id and jump
-# two places; elsewhere, copy one id and move one place. The test `i < len(ids) - 1`
-# keeps the last id from being read as the start of a pair.
+# Two small steps, repeated: count the pairs with `zip(ids, ids[1:])`, merge the best
+# one. `min` over `(-count, pair)` picks the largest count, and among equal counts the
+# smallest pair.
 
 
 # %%
-def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """``ids`` with each ``pair`` replaced by ``new_id``, from left to right."""
+def train_bpe(text: str, vocab_size: int) -> list[tuple[int, int]]:
+    """The merges byte-level BPE learns from ``text``; merge k creates id 256 + k."""
     # BEGIN SOLUTION
-    out = []
-    i = 0
-    while i < len(ids):
-        if i < len(ids) - 1 and (ids[i], ids[i + 1]) == pair:
-            out.append(new_id)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
+    ids = list(text.encode("utf-8"))
+    merges = []
+    for k in range(vocab_size - 256):
+        counts: dict[tuple[int, int], int] = {}
+        for pair in zip(ids, ids[1:], strict=False):
+            counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            break
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        out, i = [], 0
+        while i < len(ids):
+            if i < len(ids) - 1 and (ids[i], ids[i + 1]) == best:
+                out.append(256 + k)
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        ids = out
+    return merges
     # END SOLUTION
 
 
-check.merge(merge)
-print(merge(list(b"aaabdaaabac"), (97, 97), 256))
+check.train_bpe(train_bpe)
+text = data.load_text("tinyshakespeare")
+train_text, val_text = batches.split_text(text, 0.1)
+my_merges = train_bpe(train_text[:20_000], vocab_size=400)
+mine = BPETokenizer(my_merges, pattern=None)
+print(
+    "the last five tokens learnt:", [mine.decode([256 + k]) for k in range(139, 144)]
+)
 
 # %% [markdown]
 # ```{solution-end}
 # ```
 
 # %% [markdown]
-# ```{exercise} Encode with a merge table
+# ```{exercise} Encode with your merges, and measure compression (core)
 # :label: ex-03-encode
 #
 # A trained BPE tokenizer is a merge table: `merges[(a, b)] = new_id`, where the
 # merges learnt first have the lowest new ids. Write `encode_with_merges(text, merges)`,
 # which encodes `text` (without pre-tokenisation): start from its UTF-8 bytes, then,
 # as long as some adjacent pair is in the table, merge the pair whose new id is the
-# lowest. You may use your `merge` from exercise 2.2.
+# lowest. The cell then encodes text with the merges you learnt in Exercise 3-2 and
+# prints how many characters a token carries, on the text the merges were learnt from
+# and on the held-out text. Why do the two differ?
 # ```
 
 # %% [markdown]
@@ -127,7 +172,10 @@ print(merge(list(b"aaabdaaabac"), (97, 97), 256))
 # %% [markdown]
 # The lowest new id is the merge that training learnt first, so it is applied first,
 # as during training. Pairs that are not in the table get the rank infinity, so `min`
-# picks a pair of the table whenever there is one.
+# picks a pair of the table whenever there is one. The held-out text compresses less:
+# the merges were chosen to shorten the text they were learnt from, and part of them
+# (names, words of that one scene) are rare elsewhere, while the held-out play brings
+# words and names that the merges never saw, which fall back to shorter pieces.
 
 
 # %%
@@ -136,29 +184,38 @@ def encode_with_merges(text: str, merges: dict[tuple[int, int], int]) -> list[in
     # BEGIN SOLUTION
     ids = list(text.encode("utf-8"))
     while len(ids) >= 2:
-        pair = min(
-            zip(ids, ids[1:], strict=False), key=lambda p: merges.get(p, float("inf"))
-        )
+        pairs = zip(ids, ids[1:], strict=False)
+        pair = min(pairs, key=lambda p: merges.get(p, float("inf")))
         if pair not in merges:
             break
-        ids = merge(ids, pair, merges[pair])
+        out, i = [], 0  # replace the pair, left to right
+        while i < len(ids):
+            if i < len(ids) - 1 and (ids[i], ids[i + 1]) == pair:
+                out.append(merges[pair])
+                i += 2
+            else:
+                out.append(ids[i])
+                i += 1
+        ids = out
     return ids
     # END SOLUTION
 
 
 check.encode_with_merges(encode_with_merges)
-toy = BPETokenizer.train("the cat sat on the mat " * 10, vocab_size=270, pattern=None)
-table = {pair: 256 + k for k, pair in enumerate(toy.merges)}
-ids = encode_with_merges("the rat sat on the hat", table)
-print(ids)
-print([toy.decode([i]) for i in ids])
+table = {pair: 256 + k for k, pair in enumerate(my_merges)}
+for name, sample in [
+    ("learnt from", train_text[:20_000]),
+    ("held out", val_text[:20_000]),
+]:
+    n_tokens = len(encode_with_merges(sample, table))
+    print(f"{name:<11}: {len(sample) / n_tokens:.2f} characters per token")
 
 # %% [markdown]
 # ```{solution-end}
 # ```
 
 # %% [markdown]
-# ```{exercise} Special tokens
+# ```{exercise} Special tokens (stretch)
 # :label: ex-03-specials
 #
 # Special tokens, such as `<|endoftext|>`, are strings that an encoder turns into one
@@ -212,7 +269,7 @@ print(
 # ```
 
 # %% [markdown]
-# ```{exercise} Why a leading space?
+# ```{exercise} Why a leading space? (written)
 # :label: ex-03-leading-space
 #
 # GPT-2's pre-tokenisation keeps the space before a word with the word (`" the"`),

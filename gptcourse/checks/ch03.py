@@ -6,118 +6,126 @@ from collections import Counter
 from itertools import pairwise
 
 from gptcourse.bpe import BPETokenizer, merge_pair
-from gptcourse.checks import Checker, checking
+from gptcourse.checks import Checker, checking, same_as
 
-__all__ = ["count_pairs", "encode_with_merges", "encode_with_specials", "merge"]
+__all__ = ["encode_with_merges", "encode_with_specials", "tokens_per_char", "train_bpe"]
 
 
-def count_pairs(fn) -> None:
-    """Exercise: count the pairs of adjacent ids.
+def tokens_per_char(fn) -> None:
+    """Exercise: how many tokens an encoder spends per character of a text.
 
-    ``fn(ids: list[int]) -> dict[tuple[int, int], int]``.
+    ``fn(encode: Callable[[str], list[int]], text: str) -> float``.
     """
     __tracebackhide__ = True
-    with checking("count_pairs", fn) as c:
-        for ids in ([1, 2, 3, 1, 2], [5, 5, 5, 5], list(b"hello world"), [7], []):
-            _count_pairs_case(c, ids)
+    bytes_encoder = _bytes_encoder
+    words = _words_encoder
+    cases = [
+        (bytes_encoder, "plain ASCII text", "bytes"),
+        (bytes_encoder, "人人生而自由", "bytes"),
+        (bytes_encoder, "naïve café", "bytes"),
+        (words, "one token per word, not per letter", "one id per word"),
+        (words, "静夜思 床前明月光", "one id per word"),
+    ]
+    with checking("tokens_per_char", fn) as c:
+        for encode, text, shown in cases:
+            got = c.call(encode, text)
+            n_tokens, n_chars = len(encode(text)), len(text)
+            c.close(
+                got,
+                n_tokens / n_chars,
+                f"tokens_per_char(<encode: {shown}>, {text!r})",
+                rtol=1e-9,
+                hints={
+                    "that is characters per token, the inverse: divide the number of "
+                    "tokens by the number of characters.": same_as(n_chars / n_tokens),
+                    "that divides by the number of UTF-8 bytes; the question is per "
+                    "character, len(text).": same_as(n_tokens / len(text.encode("utf-8"))),
+                    "that is the number of tokens; divide it by the number of characters, "
+                    "len(text).": same_as(n_tokens),
+                },
+            )
 
 
-def _count_pairs_case(c: Checker, ids: list[int]) -> None:
-    __tracebackhide__ = True
-    got = c.call(list(ids))
-    if not isinstance(got, dict):
-        c.fail(
-            f"count_pairs({ids}) returned a {type(got).__name__}; return a dict that "
-            "maps each pair (a tuple of two ids) to how often it occurs"
-        )
-    c.equal(
-        dict(got),
-        dict(Counter(pairwise(ids))),
-        f"count_pairs({ids})",
-        hints={
-            "count every adjacent pair, overlapping ones too: [5, 5, 5] holds the "
-            "pair (5, 5) twice, at positions 0 and 1.": lambda got: (
-                got == dict(Counter(zip(ids[::2], ids[1::2], strict=False)))
-            ),
-            "the last id has no right neighbour: a sequence of n ids has n - 1 "
-            "pairs, not n (no pair wraps around to the start).": lambda got: (
-                got == dict(Counter([*pairwise(ids), (ids[-1], ids[0])]))
-            ),
-            "the last pair is missing: a sequence of n ids has n - 1 pairs, "
-            "(ids[i], ids[i + 1]) for i from 0 to n - 2 included.": lambda got: (
-                len(ids) > 1 and got == dict(Counter(pairwise(ids[:-1])))
-            ),
-            "the keys must be tuples (a, b) of two ids: a list cannot be a dict key, "
-            "and a string or a single id does not say which pair it is.": lambda got: any(
-                not isinstance(k, tuple) for k in got
-            ),
-        },
-    )
+def _bytes_encoder(text: str) -> list[int]:
+    return list(text.encode("utf-8"))
 
 
-def merge(fn) -> None:
-    """Exercise: one BPE merge step.
+def _words_encoder(text: str) -> list[int]:
+    return [hash(w) % 1000 for w in text.split()]
 
-    ``fn(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]``.
+
+def _train_reference(text: str, vocab_size: int, *, start=None, tie="smallest"):
+    """BPE training without pre-tokenisation, with knobs that make the usual mistakes."""
+    ids = list(text.encode("utf-8")) if start is None else start(text)
+    merges = []
+    for k in range(vocab_size - 256):
+        counts = Counter(pairwise(ids))
+        if not counts:
+            break
+        if tie == "smallest":
+            best = min(counts, key=lambda p: (-counts[p], p))
+        else:  # the first pair, in the order of the text, among the most frequent
+            best = max(counts, key=counts.get)
+        merges.append(best)
+        ids = merge_pair(ids, best, 256 + k)
+    return merges
+
+
+def train_bpe(fn) -> None:
+    """Exercise: train byte-level BPE end to end (no pre-tokenisation).
+
+    ``fn(text: str, vocab_size: int) -> list[tuple[int, int]]``: the merges, in the order
+    they were learnt; merge ``k`` creates the token ``256 + k``.
     """
     __tracebackhide__ = True
     cases = [
-        ([1, 2, 3, 1, 2], (1, 2), 99),
-        ([5, 5, 5], (5, 5), 9),
-        ([1, 1, 1, 1], (1, 1), 7),
-        ([3, 1, 2], (1, 2), 4),
-        ([2, 1, 2, 1], (1, 2), 6),
-        ([], (1, 2), 3),
+        ("aaabdaaabac", 259),
+        ("cdab cdab", 257),
+        ("the cat sat on the mat. " * 4, 272),
+        ("été, café, thé. " * 3, 268),
     ]
-    with checking("merge", fn) as c:
-        for ids, pair, new_id in cases:
-            _merge_case(c, ids, pair, new_id)
+    with checking("train_bpe", fn) as c:
+        for text, vocab_size in cases:
+            _train_bpe_case(c, text, vocab_size)
 
 
-def _merge_case(c: Checker, ids: list[int], pair: tuple[int, int], new_id: int) -> None:
+def _train_bpe_case(c: Checker, text: str, vocab_size: int) -> None:
     __tracebackhide__ = True
-    given = list(ids)
-    got = c.call(given, pair, new_id)
-    c.that(
-        given == ids,
-        f"merge({ids}, {pair}, {new_id}) changed the list it was given into {given}; "
-        "build and return a new list instead",
-    )
+    got = c.call(text, vocab_size)
     if not isinstance(got, list):
-        c.fail(f"merge({ids}, {pair}, {new_id}) returned a {type(got).__name__}, not a list")
-    expected = merge_pair(ids, pair, new_id)
+        c.fail(
+            f"train_bpe({text!r}, {vocab_size}) returned a {type(got).__name__}; "
+            "return a list of pairs (a, b), one per merge, in the order learnt"
+        )
+    got = [tuple(p) if isinstance(p, (list, tuple)) else p for p in got]
+    expected = BPETokenizer.train(text, vocab_size, pattern=None).merges
     c.equal(
         got,
         expected,
-        f"merge({ids}, {pair}, {new_id})",
+        f"train_bpe({text!r}, {vocab_size})",
         hints={
-            "the last id was lost: when the loop stops before the end, append the "
-            "last id if it was not part of a merged pair.": lambda got: got == expected[:-1],
-            "replace every occurrence of the pair, not only the first.": lambda got: (
-                got == _first_only(ids, pair, new_id)
+            f"vocab_size counts the 256 byte tokens: learn vocab_size - 256 = "
+            f"{vocab_size - 256} merges, not {vocab_size}.": lambda got: (
+                got[: len(expected)] == expected and len(got) > len(expected)
             ),
-            "after replacing a pair, skip both of its ids: [5, 5, 5] merged on (5, 5) "
-            "becomes [9, 5], not [9, 9].": lambda got: (
-                got == _without_skipping(ids, pair, new_id)
-                or got.count(new_id) > expected.count(new_id)
+            "when several pairs are equally frequent, take the smallest pair "
+            "(min over (-count, pair)), not the first one met in the text.": (
+                lambda got: got == _train_reference(text, vocab_size, tie="first")
             ),
-            "look for the pair in its order: (2, 1) is not the pair (1, 2).": lambda got: (
-                got == merge_pair(ids, pair[::-1], new_id)
+            "start from the UTF-8 bytes, list(text.encode('utf-8')), not from the "
+            "characters: 'é' is two bytes, 195 169.": lambda got: (
+                got == _train_reference(text, vocab_size, start=_ord_list)
+            ),
+            "after each merge, replace the pair in the sequence before counting "
+            "again, with the new id 256 + k of merge k.": lambda got: (
+                len(got) > 1 and got[1] == got[0]
             ),
         },
     )
 
 
-def _without_skipping(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    """The mistake of moving on by one id, not two, after a replacement."""
-    return [new_id if (a, b) == pair else a for a, b in zip(ids, [*ids[1:], None], strict=True)]
-
-
-def _first_only(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
-    for i in range(len(ids) - 1):
-        if (ids[i], ids[i + 1]) == pair:
-            return [*ids[:i], new_id, *ids[i + 2 :]]
-    return list(ids)
+def _ord_list(text: str) -> list[int]:
+    return [ord(ch) for ch in text]
 
 
 def _merge_table() -> dict[tuple[int, int], int]:
