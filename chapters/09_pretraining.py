@@ -77,7 +77,7 @@ glue("n_train", f"{len(corpus.train):,}")
 # ids: the first $T$ are the input `x`, the last $T$ the targets `y`, the same window
 # moved on by one token. One window holds $T$ examples, one per position, each with the
 # context before it ({doc}`chapter 4 <../chapters/04_self_attention>`'s causal mask sees
-# to that). {py:class}`gptcourse.corpus.BatchStream` draws them with a random generator
+# to that). `gptcourse.corpus.BatchStream` draws them with a random generator
 # of its own, whose state a checkpoint can save:
 
 # %%
@@ -207,8 +207,8 @@ print("after three steps, Adam + L2 and AdamW differ by more than 0.01")
 # Which weights decay? GPT-2 and nanoGPT {cite:p}`karpathy2022nanogpt` decay the
 # matrices (the linear layers' weights and the embeddings) and not the biases and
 # layer-norm gains, which are few and whose scale is their job. The rule is "two or more
-# dimensions"; {py:func}`gptcourse.optim.parameter_groups` applies it, and
-# {py:func}`gptcourse.optim.configure_adamw` builds AdamW on its two groups:
+# dimensions"; `gptcourse.optim.parameter_groups` applies it, and
+# `gptcourse.optim.configure_adamw` builds AdamW on its two groups:
 
 # %%
 decayed = [n for n, p in model.named_parameters() if p.dim() >= 2]
@@ -238,7 +238,7 @@ for group, names in zip(groups, (decayed, not_decayed), strict=True):
 # \left(1 + \cos\left(\pi\, \frac{s - W}{S - W}\right)\right).
 # $$
 #
-# {py:func}`gptcourse.optim.warmup_cosine` chains PyTorch's
+# `gptcourse.optim.warmup_cosine` chains PyTorch's
 # {py:class}`torch.optim.lr_scheduler.LinearLR` (from $\eta_{\max}/W$ at step 0 to
 # $\eta_{\max}$ at step $W$) and {py:class}`torch.optim.lr_scheduler.CosineAnnealingLR`.
 # Its values at the points the formula makes easy: the peak at $W$, the mean of peak and
@@ -419,7 +419,7 @@ def train_by_hand(config, corpus, steps: int) -> tuple[GPT, list[float]]:
 
 
 # %% [markdown]
-# The course's {py:class}`gptcourse.trainer.Trainer` is this loop plus what a real run
+# The course's `gptcourse.trainer.Trainer` is this loop plus what a real run
 # needs around it: mixed precision, `torch.compile`, several processes, logging,
 # evaluation, samples, checkpoints. Ten steps of each, from the same seed, with two
 # micro-batches per step, give the same weights, bit for bit:
@@ -452,7 +452,7 @@ print(f"the same {len(my_losses)} losses and the same weights, bit for bit")
 # context 64, batches of 16, and 800 steps, of which this page runs 500 to stay fast.
 # Every 200 steps and at the end the trainer estimates the loss on 10 fixed batches of
 # the training and the validation text (in eval mode, without gradients:
-# {py:func}`gptcourse.training.estimate_loss`), and at step 400 and at the end it prints
+# `gptcourse.training.estimate_loss`), and at step 400 and at the end it prints
 # a sample. In a notebook or a terminal it also shows a progress bar with the loss and
 # the speed; it is turned off here (`progress=False`) to keep the page clean. The losses
 # and samples below are this machine's: on another CPU the arithmetic rounds differently
@@ -526,13 +526,13 @@ plt.show()
 # - **Lower precision.** A GPU's tensor cores multiply 16-bit numbers many times faster
 #   than 32-bit ones. {term}`Mixed precision <mixed precision>` keeps the weights,
 #   gradients and AdamW's moments in float32 and runs the matrix products in 16 bits
-#   inside {py:func}`torch.autocast` {cite:p}`micikevicius2018mixed`. **bfloat16** keeps
+#   inside `torch.autocast` {cite:p}`micikevicius2018mixed`. **bfloat16** keeps
 #   float32's exponent range and needs nothing else; **float16**, on GPUs without
 #   bfloat16, has so narrow a range that small gradients underflow to zero, and a
-#   {py:class}`torch.amp.GradScaler` multiplies the loss by a large factor before the
+#   `torch.amp.GradScaler` multiplies the loss by a large factor before the
 #   backward pass and divides the gradients by it afterwards. float32 matrix products
 #   may use **TF32**, the tensor cores' 19-bit format
-#   ({py:func}`gptcourse.precision.enable_tf32`). `dtype="auto"` picks bfloat16 where
+#   (`gptcourse.precision.enable_tf32`). `dtype="auto"` picks bfloat16 where
 #   the GPU has it, float16 with a scaler where not, float32 on a CPU.
 # - **Fused attention.** {py:func}`torch.nn.functional.scaled_dot_product_attention`,
 #   which the course's attention calls, computes attention in tiles without ever writing
@@ -540,7 +540,7 @@ plt.show()
 # - **`torch.compile`** turns the model into fused kernels: one pass over memory for a
 #   layer norm, a GELU and a residual addition instead of one each (`compile=True`).
 # - **Fused AdamW** updates all the parameters in one kernel instead of several per
-#   tensor ({py:func}`~gptcourse.optim.configure_adamw` uses it where PyTorch has it).
+#   tensor (`configure_adamw` uses it where PyTorch has it).
 # - **The batch size**: a GPU is only busy with enough work at once; the largest batch
 #   that fits, then gradient accumulation for more.
 #
@@ -574,7 +574,7 @@ assert g.to(torch.float16).item() == 0 and g.to(torch.bfloat16).item() > 0
 # the model's own matrix products use. A training step costs about $6N$ FLOPs per token
 # for $N$ weights (2 for the forward pass, a multiply and an add per weight, and twice
 # that backward) plus $12 L T C$ for attention
-# ({py:func}`gptcourse.model.flops_per_token`); so
+# (`gptcourse.model.flops_per_token`); so
 #
 # $$
 # \mathrm{MFU} = \frac{\text{tokens/s} \times \text{FLOPs per token}}
@@ -630,7 +630,7 @@ print(f"batch  16, bfloat16: {tokens_per_second(16, 'bfloat16'):9,.0f} tokens/s"
 # With {term}`checkpoint`s that hold *everything* the next step depends on: the weights,
 # AdamW's moments, the schedule's position, the gradient scaler, the state of every
 # random generator (dropout's, and the batch stream's, so that the same windows come
-# next) and the step. {py:mod}`gptcourse.checkpoint` writes them as a folder: the
+# next) and the step. `gptcourse.checkpoint` writes them as a folder: the
 # weights as safetensors (loading runs no code, unlike a pickle), the rest as plain
 # tensors, the configuration, and a manifest with each file's SHA-256, written last. The
 # folder is written under a temporary name and renamed when complete, so a crash while
@@ -671,12 +671,12 @@ print("8 steps straight == 4 steps + checkpoint + resume + 4 steps, bitwise:", s
 #
 # ## What changes beyond one GPU?
 #
-# With **data parallelism** (DDP, {py:class}`torch.nn.parallel.DistributedDataParallel`)
+# With **data parallelism** (DDP, `torch.nn.parallel.DistributedDataParallel`)
 # every GPU holds a whole copy of the model and draws its own batches; during the
 # backward pass the GPUs average their gradients (an *all-reduce*), so every copy takes
 # the same step, and the batch of one step is $B \times k \times$ the number of GPUs.
 # `torchrun` starts one process per GPU, and the trainer joins them
-# ({py:mod}`gptcourse.distributed`):
+# (`gptcourse.distributed`):
 #
 # ```bash
 # # one machine with 8 GPUs

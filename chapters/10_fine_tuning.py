@@ -72,7 +72,7 @@ torch.set_num_threads(1)
 # labelled "ham" (wanted) or "spam". Seven in eight are ham, so a classifier that always
 # answers "ham" would score 87%. To make accuracy mean something, the course keeps every
 # spam message and as many ham messages drawn at random, and splits them 70/10/20 into
-# training, validation and test sets ({py:func}`gptcourse.sms_spam.load_splits`):
+# training, validation and test sets (`gptcourse.sms_spam.load_splits`):
 
 # %%
 messages = load_messages()
@@ -146,12 +146,12 @@ print(f"{pretrainer.model.num_params():,} parameters; validation loss below 2.8 
 # In its last token. A GPT is causal: the output vector at position $t$ has seen the
 # tokens up to $t$ only, so the one vector that has read the whole message is the last
 # one. GPT-1 {cite:p}`radford2018improving` classified with a single linear layer on it;
-# {py:class}`gptcourse.finetune.GPTClassifier` is that model, a new
+# `gptcourse.finetune.GPTClassifier` is that model, a new
 # {term}`classification head` `nn.Linear(n_embd, 2)` on the last *real* token.
 #
 # "Real" because messages differ in length, and a batch pads the short ones to the
 # longest with a padding token, on the right or on the left, with an attention mask that
-# marks real tokens 1 and padding 0 ({py:func}`gptcourse.sms_spam.pad_batch`). The last
+# marks real tokens 1 and padding 0 (`gptcourse.sms_spam.pad_batch`). The last
 # real token is then not at position $T - 1$ for every row; the mask says where it is:
 
 # %%
@@ -235,7 +235,7 @@ print("position T - 1 without the mask: other logits")
 # ```
 #
 # All three are one classifier with different parameters frozen, trained by the same
-# loop ({py:func}`gptcourse.finetune.finetune`: AdamW, clipping, an accuracy on the
+# loop (`gptcourse.finetune.finetune`: AdamW, clipping, an accuracy on the
 # validation set after each epoch). Each run starts from the same pretrained weights and
 # sees the same batches:
 
@@ -364,7 +364,7 @@ print(
 #
 # Only the adapters trained; every original weight is unchanged. And the adapters can be
 # added into the weights, $W \leftarrow W + \frac{\alpha}{r} BA$
-# ({py:func}`gptcourse.lora.merge_lora`), so that the fine-tuned model runs exactly as
+# (`gptcourse.lora.merge_lora`), so that the fine-tuned model runs exactly as
 # fast as the original, with the same outputs:
 
 # %%
@@ -510,7 +510,7 @@ for i in wrong[:6]:
 # With a network connection, the same classifier and loop fine-tune OpenAI's GPT-2
 # {cite:p}`radford2019language`, 124 million parameters pretrained on 40 GB of web text,
 # with GPT-2's tokenizer. The loading goes through `transformers`
-# ({py:meth}`gptcourse.model.GPT.from_pretrained`; the course's tests load it from a
+# (`gptcourse.model.GPT.from_pretrained`; the course's tests load it from a
 # locally saved model). It is not run here (no network, and an hour of CPU):
 #
 # ```python
