@@ -163,7 +163,7 @@ for i in range(T):
 Q, K, V = X @ W_Q, X @ W_K, X @ W_V  # (T, d_k), (T, d_k), (T, d_v)
 Z = torch.softmax(Q @ K.T, dim=-1) @ V  # (T, T) @ (T, d_v) -> (T, d_v)
 torch.testing.assert_close(Z, Z_loops)
-print(Z.round(decimals=2))
+print(Z.round(decimals=2) + 0.0)  # + 0.0: no "-0.00"
 
 # %% [markdown]
 # ## Why are the scores divided by $\sqrt{d_k}$?

@@ -685,7 +685,7 @@ print(f"{share:.0%} of them in the scores and the weighted sums")
 # {term}`Multi-query attention` {cite:p}`shazeer2019fast` keeps $H$ query heads but
 # gives them one shared key head and one shared value head: the cache shrinks $H$
 # times. {term}`Grouped-query attention` {cite:p}`ainslie2023gqa` is the middle
-# ground, used by Llama 2 70B {cite:p}`touvron2023llama` and most recent models: $G$
+# ground, used by Llama 2 70B {cite:p}`touvron2023llama2` and most recent models: $G$
 # groups of key and value heads,
 # each shared by $H/G$ query heads ($G = 1$ is multi-query, $G = H$ is multi-head).
 # Query head $h$ uses key and value group $\lfloor h / (H/G) \rfloor$, which is what
