@@ -27,6 +27,7 @@ __all__ = ["RESULTS_DIR", "load", "describe", "PENDING"]
 #: Where ``make gpu`` writes, in the course's repository.
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "results" / "gpu"
 
+#: The note a chapter prints in place of a GPU result while no GPU run is committed.
 PENDING = (
     "The GPU run is pending: nothing in results/gpu/ yet. Run `make gpu` on a machine with "
     "an NVIDIA GPU (about 8 minutes on an H200), commit results/gpu/ and re-record this "
