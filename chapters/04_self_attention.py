@@ -482,7 +482,7 @@ def next_batch():
     return get_batch(train_ids, 32, block_size, generator=generator)
 
 
-train(model, optimizer, next_batch, steps=400)  # the training loop of chapter 1
+train(model, optimizer, next_batch, steps=400)  # the training loop of chapter 2
 trained_loss = estimate_loss(model, val_ids, batch_size=256, block_size=block_size)
 print(f"after 400 steps:  validation loss {trained_loss:.3f} nats")
 assert trained_loss < bigram_loss

@@ -329,7 +329,7 @@ def train(n_head, steps=400, block_size=64):
     def next_batch():
         return get_batch(train_ids, 32, block_size, generator)
 
-    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 1
+    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 2
     return model
 
 
