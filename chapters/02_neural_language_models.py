@@ -659,7 +659,7 @@ glue("grad_241", f"{spread[241]:.4f}")
 # than a recurrent layer as long as $n < d$, and the table's last column is what the
 # previous section measured. We check the first column by counting the floating-point
 # operations that PyTorch performs
-# ({py:class}`torch.utils.flop_counter.FlopCounterMode`; a multiply-add is 2 FLOPs), for
+# (`torch.utils.flop_counter.FlopCounterMode`; a multiply-add is 2 FLOPs), for
 # the core of each layer at $n = 256$, $d = 64$, $k = 3$:
 
 # %%
