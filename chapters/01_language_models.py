@@ -115,9 +115,12 @@ word_counts = Counter(words(text))
 once = sum(1 for n in word_counts.values() if n == 1) / len(word_counts)
 print(f"distinct words of the whole text seen once: {once:.0%}")
 assert "prospero" not in seen_words
-glue("unknown_rate", f"{new_share:.1%}")
-glue("prospero", f"{new_words['prospero']}")
-glue("once_share", f"{once:.0%}")
+for name, value in [
+    ("unknown_rate", f"{new_share:.1%}"),
+    ("prospero", f"{new_words['prospero']}"),
+    ("once_share", f"{once:.0%}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # One running word in {glue:text}`unknown_rate` of the last tenth never occurs before
@@ -151,9 +154,12 @@ print(f"the speaker of two turns back speaks again: {again:.0%}")
 print(f"the most frequent speaker, as a guess:      {top_share:.0%}")
 print(f"characters back to that clue: median {median:.0f},")
 print(f"  90th percentile {np.percentile(distance, 90):.0f}, longest {max(distance):,}")
-glue("two_back_holds", f"{again:.0%}")
-glue("top_speaker", f"{top_share:.0%}")
-glue("clue_median", f"{median:.0f}")
+for name, value in [
+    ("two_back_holds", f"{again:.0%}"),
+    ("top_speaker", f"{top_share:.0%}"),
+    ("clue_median", f"{median:.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% mystnb={"figure": {"caption": "How far back the clue to the next speaker lies: for each speech whose speaker also spoke two turns earlier, the number of characters between the two names (log scale; dashed: the median).", "name": "fig-speaker-distance"}, "image": {"alt": "A histogram on a logarithmic axis from 10 to 4,000 characters. The counts rise from about 30 characters, peak between 100 and 300, and fall off towards 3,000; a dashed red line marks the median, at about 200 characters."}}
 plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
@@ -301,8 +307,11 @@ print(
 )
 print(f"perplexity ratio, unigram / uniform: {math.exp(H_unigram - H_uniform):.2f}")
 assert math.exp(H_unigram) < V / 2
-glue("ppl_uniform", f"{math.exp(H_uniform):.0f}")
-glue("ppl_unigram", f"{math.exp(H_unigram):.1f}")
+for name, value in [
+    ("ppl_uniform", f"{math.exp(H_uniform):.0f}"),
+    ("ppl_unigram", f"{math.exp(H_unigram):.1f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # ## What can one character of context do?
@@ -401,7 +410,10 @@ print(
 )
 print(f"{int(val_counts[unseen].sum())} pairs in all, e.g.", end=" ")
 print(", ".join(repr(vocab[i] + vocab[j]) for i, j in unseen.nonzero()[:4].tolist()))
-glue("unseen_pairs", f"{int(val_counts[unseen].sum())}")
+for name, value in [
+    ("unseen_pairs", f"{int(val_counts[unseen].sum())}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # How good is the bigram model? Its cross-entropy on a text depends only on the text's
@@ -445,8 +457,11 @@ H_count_train = split_loss(mle.log(), train_counts)  # the unsmoothed table, alp
 H_count_val = split_loss(count_model.log_probs(), val_counts)
 assert H_count_val < H_unigram < H_uniform
 assert math.exp(H_count_val) < math.exp(H_unigram) / 2
-glue("H_bigram_val", f"{H_count_val:.2f}")
-glue("ppl_bigram", f"{math.exp(H_count_val):.0f}")
+for name, value in [
+    ("H_bigram_val", f"{H_count_val:.2f}"),
+    ("ppl_bigram", f"{math.exp(H_count_val):.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # With $\alpha = 0$ the {glue:text}`unseen_pairs` unseen pairs make the validation loss
@@ -535,9 +550,12 @@ assert math.isclose(H_val_1[1], H_count_val, rel_tol=1e-5)
 best_k = min(ks, key=lambda k: H_val[k])
 assert best_k in (3, 4) and min(ks, key=lambda k: H_val_1[k]) in (3, 4)
 assert H_val[8] > H_val[1] and 0.45 < seen[8] < 0.55  # as the figure's caption says
-glue("best_k", f"{best_k}")
-glue("best_val", f"{H_val[best_k]:.2f}")
-glue("seen_8", f"{seen[8]:.0%}")
+for name, value in [
+    ("best_k", f"{best_k}"),
+    ("best_val", f"{H_val[best_k]:.2f}"),
+    ("seen_8", f"{seen[8]:.0%}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% mystnb={"figure": {"caption": "Counting with $k$ characters of context. Left: the training loss falls towards zero as $k$ grows, while the validation loss is lowest at $k = 3$ or 4 and then rises. Right: why; the share of validation positions whose context occurs in the training text falls to one half at $k = 8$.", "name": "fig-context-length"}, "image": {"alt": "Two line charts against the context length k from 0 to 8. Left, cross-entropy in nats: the training curve falls steadily from 3.3 to 0.4; the two validation curves (smoothing 0.01 and 1) fall with it to about 1.8 and 1.95 at k = 3 or 4, then rise to 3.2 and 3.7 at k = 8. Right, the share of validation contexts seen in training: 1.0 up to k = 3, then falling to 0.5 at k = 8."}}
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.5, 3.4))
@@ -560,7 +578,8 @@ plt.show()
 # With each character of context the training loss falls, towards zero
 # ({numref}`fig-context-length`): most long contexts occur once, and a table that has
 # seen a context once predicts it perfectly. The validation loss falls too, to
-# {glue:text}`best_val` nats at $k =$ {glue:text}`best_k` (with $\alpha = 0.01$), then
+# {glue:text}`best_val` nats with {glue:text}`best_k` characters of context (and
+# $\alpha = 0.01$), then
 # rises: at eight characters only {glue:text}`seen_8` of the validation contexts were
 # seen in training, and the model is worse than the bigram. This is the wall of
 # counting, *sparsity*: the number of possible contexts grows as $V^k$, the text does
@@ -612,7 +631,8 @@ plt.show()
 #   counted letter and word $n$-grams, the models of this chapter, seventy years before
 #   GPT.
 # - {cite:t}`chen1999empirical` compare the smoothing methods of $n$-gram models on
-#   large corpora; add-one smoothing, this chapter's, is the baseline they improve on.
+#   large corpora; additive smoothing, this chapter's, is the simplest of them, and
+#   among the worst.
 # - {cite:t}`bengio2003neural` name the wall of this chapter's last section, the curse
 #   of dimensionality, and answer it with learned word vectors: the first neural
 #   language model.

@@ -37,7 +37,6 @@ import math
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from IPython.display import Markdown
 from torch import nn
 
 from gptcourse import data, plotting
@@ -569,16 +568,17 @@ for key, label in [
     ("rnn_30", "rho = 3.0"),
 ]:
     power = math.log10(ratio[f"RNN, {label}"])
-    glue(key, Markdown(f"$10^{{{power:.0f}}}$"))  # a power of ten, as math
+    superscript = f"{power:.0f}".translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    glue(key, f"10{superscript}")  # a power of ten, written as 10⁻²⁸
 
 # %% [markdown]
 # At spectral radius 0.5 ({numref}`fig-gradient-distance`), the gradient from 60 steps
-# back is about {glue:md}`rnn_05` of the one from 1 step back, and even at 1.0 it is
-# about {glue:md}`rnn_10`: the tanh's slope, at most 1, shrinks it a little more at
+# back is about {glue:text}`rnn_05` of the one from 1 step back, and even at 1.0 it is
+# about {glue:text}`rnn_10`: the tanh's slope, at most 1, shrinks it a little more at
 # every step. Such a network cannot learn that the speaker two turns back, some 200
 # characters away, matters, because almost no training signal reaches that far: the
 # gradient *vanishes* (a {term}`vanishing gradient`). With large weights it *explodes*
-# instead ({term}`exploding gradient`), {glue:md}`rnn_30`
+# instead ({term}`exploding gradient`), {glue:text}`rnn_30`
 # times at radius 3, and a single step of gradient descent can wreck the weights. In
 # between lies a narrow band where neither happens, and nothing in training keeps $W$
 # inside it {cite:p}`pascanu2013difficulty`.
@@ -630,13 +630,18 @@ for n in (16, 61, 241):
     spread[n] = attention_gradient(n)
     print(f"{n:11}   {spread[n]:26.4f}   {n * spread[n]:12.2f}")
 assert spread[16] > 3 * spread[61] > 9 * spread[241]  # about 1/n: spread over n inputs
-glue("grad_16", f"{spread[16]:.3f}")
-glue("grad_241", f"{spread[241]:.4f}")
+for name, value in [
+    ("grad_16", f"{spread[16]:.3f}"),
+    ("grad_241", f"{spread[241]:.4f}"),
+    ("grad_ratio", f"{spread[16] / spread[241]:.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
-# Sixteen times as many positions, about a sixteenth of the gradient each
-# ({glue:text}`grad_16` against {glue:text}`grad_241`): attention does not amplify a
-# distant signal, it reaches it in one step and shares it.
+# Fifteen times as many positions (241 against 16), and each gets
+# {glue:text}`grad_ratio` times less gradient ({glue:text}`grad_241` against
+# {glue:text}`grad_16`): attention does not amplify a distant signal, it reaches it in
+# one step and shares it.
 
 # %% [markdown]
 # ## What does each kind of layer cost, and how far apart are two tokens?
@@ -735,8 +740,11 @@ for n, k in [(64, 3), (100, 4), (256, 5), (1000, 10)]:
     for dil, L in [(False, contiguous(n, k)), (True, dilated(n, k))]:
         assert reaches(n, k, L, dil) and not reaches(n, k, L - 1, dil)  # no fewer
     print(f"{n:4} {k:3}   {contiguous(n, k):26} {dilated(n, k):8}")
-glue("conv_flat_1000", f"{contiguous(1000, 3)}")
-glue("conv_dil_1000", f"{dilated(1000, 3)}")
+for name, value in [
+    ("conv_flat_1000", f"{contiguous(1000, 3)}"),
+    ("conv_dil_1000", f"{dilated(1000, 3)}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # By these formulas, for the first of a thousand characters to reach the last, a
@@ -892,10 +900,13 @@ for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in publish
         assert count(Model(config)) == sizes[name], name
     numbers = [f"{n:,}" for n in (width, vocab_size, n_ctx, sizes[name])]
     print(row.format(name, year, L, *numbers, paper))
-glue("gpt1_size", f"{sizes['GPT-1'] / 1e6:.1f}M")
-glue("gpt3_size", f"{sizes['GPT-3'] / 1e9:.1f}B")
-glue("gpt3_chinese", f"{sizes['GPT-3'] / 1e8:,.0f}亿")
-glue("growth", f"{sizes['GPT-3'] / sizes['GPT-1']:,.0f}")
+for name, value in [
+    ("gpt1_size", f"{sizes['GPT-1'] / 1e6:.1f}M"),
+    ("gpt3_size", f"{sizes['GPT-3'] / 1e9:.1f}B"),
+    ("gpt3_chinese", f"{sizes['GPT-3'] / 1e8:,.0f}亿"),
+    ("growth", f"{sizes['GPT-3'] / sizes['GPT-1']:,.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # Every count matches what `transformers` builds. They also match the papers, up to how
@@ -927,6 +938,7 @@ ax.set_xlim(5e7, 2e12)
 ax.set_xlabel("parameters (log scale)")
 plt.show()
 assert round(sizes["GPT-3"] / sizes["GPT-1"], -2) == 1500  # as the caption says
+assert V * V == 4225  # the bigram table of this chapter, for comparison
 
 # %% [markdown]
 # The bigram table of this chapter has $65 \times 65 = 4{,}225$ parameters. The next
