@@ -575,7 +575,7 @@ for key, label in [
 # At spectral radius 0.5 ({numref}`fig-gradient-distance`), the gradient from 60 steps
 # back is about {glue:text}`rnn_05` of the one from 1 step back, and even at 1.0 it is
 # about {glue:text}`rnn_10`: the tanh's slope, at most 1, shrinks it a little more at
-# every step. Such a network cannot learn that the speaker two turns back, some 200
+# every step. Such a network cannot learn that the speaker two turns back, hundreds of
 # characters away, matters, because almost no training signal reaches that far: the
 # gradient *vanishes* (a {term}`vanishing gradient`). With large weights it *explodes*
 # instead ({term}`exploding gradient`), {glue:text}`rnn_30`
