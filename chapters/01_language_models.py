@@ -9,15 +9,25 @@
 # ---
 
 # %% [markdown]
-# # What a language model is, and the road to the Transformer
+# # Language models by counting
 #
 # A GPT does one thing: it reads the beginning of a text and gives, for every token that
 # could come next, a probability. This chapter makes that sentence precise and builds
-# the first models that do it. We measure on Shakespeare why language is hard for a
-# program, define the loss every language model is trained on, then build a bigram model
-# twice, once by counting and once as a neural network, and watch both hit the wall that
-# counting cannot get past. We end with why recurrent networks struggled to get past it,
-# and how the Transformer and the GPT family did.
+# the first models that do it, by counting. We measure on Shakespeare why language is
+# hard for a program, define the loss every language model is trained on, count a
+# bigram model, and watch longer contexts hit the wall that counting cannot get past.
+#
+# ```{admonition} What you will be able to do
+# - measure, on a real corpus, the ambiguity, the new words and the long-range
+#   dependencies that make language hard to predict;
+# - state the chain rule that turns next-token prediction into a model of whole texts,
+#   and check it on a small distribution;
+# - compute a model's cross-entropy and perplexity on held-out text, in nats, and read
+#   perplexity as a number of choices;
+# - count a bigram model with add-$\alpha$ smoothing, with `gptcourse.bigram`, and
+#   sample text from it;
+# - explain, with measurements, why counting longer contexts stops working.
+# ```
 
 # %%
 import math
@@ -28,19 +38,20 @@ from collections import Counter
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from gptcourse import data, plotting
+from gptcourse.batches import split_text
+from gptcourse.glue import glue
 
 text = data.load_text("tinyshakespeare")
+glue("n_chars", f"{len(text):,}")
 print(f"{len(text):,} characters")
 print(text[:250])
 
 # %% [markdown]
-# Our text is *Tiny Shakespeare*, a 1.1 MB extract of Shakespeare's plays; the companion
-# package downloads it once into a cache and checks its SHA-256. It is a sequence of
-# speeches, each under the name of its speaker.
+# Our text is *Tiny Shakespeare*, {glue:text}`n_chars` characters of Shakespeare's
+# plays; the companion package downloads it once into a cache and checks its SHA-256.
+# It is a sequence of speeches, each under the name of its speaker.
 #
 # ## Why is language hard for a computer?
 #
@@ -75,17 +86,15 @@ print(f"  {len(verb)} times after 'to' (the verb)")
 # ### Variability: new words keep coming
 #
 # No list of words is ever complete. Take the last tenth of the text, the part we will
-# hold out to test our models on, and look for its words in the first nine tenths:
+# hold out to test our models on (the course's one split,
+# `gptcourse.batches.split_text(text, 0.1)`), and look for its words in the first nine
+# tenths. A *word*, here and in every chapter of the course, is a run of letters and
+# apostrophes in lower case (`gptcourse.words.words`):
 
 # %%
-n_val = int(len(text) * 0.1)
-head, tail = text[: len(text) - n_val], text[len(text) - n_val :]
+from gptcourse.words import unknown_word_rate, words
 
-
-def words(s: str) -> list[str]:
-    return re.findall(r"[a-z']+", s.lower())
-
-
+head, tail = split_text(text, 0.1)  # the first 90% and the last 10% of the characters
 seen_words = set(words(head))
 tail_words = words(tail)
 new_words = Counter(w for w in tail_words if w not in seen_words)
@@ -96,28 +105,38 @@ print(
 )
 print(f"words in the last tenth: {len(tail_words):,}")
 new_share = new_words.total() / len(tail_words)
+assert new_share == unknown_word_rate(head, tail)  # the package's definition
 print(f"  of which never seen in the first nine tenths: {new_share:.1%}")
 print(
     "most frequent new ones:",
     ", ".join(f"{w} ({n})" for w, n in new_words.most_common(3)),
 )
 word_counts = Counter(words(text))
-once = sum(1 for n in word_counts.values() if n == 1)
-print(f"distinct words of the whole text seen once: {once / len(word_counts):.0%}")
+once = sum(1 for n in word_counts.values() if n == 1) / len(word_counts)
+print(f"distinct words of the whole text seen once: {once:.0%}")
+assert "prospero" not in seen_words
+for name, value in [
+    ("unknown_rate", f"{new_share:.1%}"),
+    ("prospero", f"{new_words['prospero']}"),
+    ("once_share", f"{once:.0%}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
-# The last tenth of the file holds the later acts of *The Taming of the Shrew* and the
-# opening of *The Tempest*, whose hero, Prospero, is named 65 times there and never
-# before. A model that knows a fixed list of words has no way to even write his name; a
-# model over characters can spell it, but has never seen it spelled. And rare words are
-# not rare as a group: almost half of the distinct words of the whole text occur exactly
-# once.
+# One running word in {glue:text}`unknown_rate` of the last tenth never occurs before
+# it. That tenth holds the later acts of *The Taming of the Shrew* and the opening of
+# *The Tempest*, whose hero, Prospero, is named {glue:text}`prospero` times there and
+# never before. A model that knows a fixed list of words has no way to even write his
+# name; a model over characters can spell it, but has never seen it spelled. And rare
+# words are not rare as a group: {glue:text}`once_share` of the distinct words of the
+# whole text occur exactly once.
 #
 # ### Long-range dependencies: what decides the next token may be far back
 #
-# Who speaks next? Dialogue alternates, so the best clue to the next speaker is the
+# Who speaks next? Dialogue alternates, so a good clue to the next speaker is the
 # speaker two turns back, who may be hundreds of characters back. Let us find every
-# speaker's name (a line such as `ROMEO:` after a blank line) and measure:
+# speaker's name (a line such as `ROMEO:` after a blank line) and measure two things:
+# how often that clue is right, and, when it is, how far back it lies.
 
 # %%
 turns = [
@@ -128,19 +147,26 @@ speakers = [name for _, name in turns]
 same_as_two_back = [i for i in range(2, len(turns)) if speakers[i] == speakers[i - 2]]
 distance = [turns[i][0] - turns[i - 2][0] for i in same_as_two_back]  # in characters
 top_share = Counter(speakers).most_common(1)[0][1] / len(speakers)
-print(f"{len(turns):,} speeches by {len(set(speakers))} speakers")
 again = len(same_as_two_back) / (len(turns) - 2)
+median = statistics.median(distance)
+print(f"{len(turns):,} speeches by {len(set(speakers))} speakers")
 print(f"the speaker of two turns back speaks again: {again:.0%}")
 print(f"the most frequent speaker, as a guess:      {top_share:.0%}")
-print(f"characters back to that clue: median {statistics.median(distance):.0f},")
+print(f"characters back to that clue: median {median:.0f},")
 print(f"  90th percentile {np.percentile(distance, 90):.0f}, longest {max(distance):,}")
+for name, value in [
+    ("two_back_holds", f"{again:.0%}"),
+    ("top_speaker", f"{top_share:.0%}"),
+    ("clue_median", f"{median:.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
-# %% mystnb={"figure": {"caption": "How far back the clue to the next speaker lies: for each speech whose speaker also spoke two turns earlier, the number of characters between the two names (log scale). Half of them are more than about 200 characters apart (dashed: the median).", "name": "fig-speaker-distance"}, "image": {"alt": "A histogram on a logarithmic axis from 10 to 4,000 characters. The counts rise from about 30 characters, peak between 100 and 300, and fall off towards 3,000; a dashed red line marks the median, at about 200 characters."}}
+# %% mystnb={"figure": {"caption": "How far back the clue to the next speaker lies: for each speech whose speaker also spoke two turns earlier, the number of characters between the two names (log scale; dashed: the median).", "name": "fig-speaker-distance"}, "image": {"alt": "A histogram on a logarithmic axis from 10 to 4,000 characters. The counts rise from about 30 characters, peak between 100 and 300, and fall off towards 3,000; a dashed red line marks the median, at about 200 characters."}}
 plotting.use_style()  # the course's figure style: sizes, fonts, sharp images
 
 fig, ax = plt.subplots(figsize=(7.5, 3))
 ax.hist(distance, bins=np.geomspace(10, 4000, 40), color="tab:blue")
-ax.axvline(statistics.median(distance), color="tab:red", linestyle="--", label="median")
+ax.axvline(median, color="tab:red", linestyle="--", label="median")
 ax.set_xscale("log")
 ax.set_xlabel("characters back to the same speaker's name, two turns earlier")
 ax.set_ylabel("speeches")
@@ -148,18 +174,22 @@ ax.legend()
 plt.show()
 
 # %% [markdown]
-# As {numref}`fig-speaker-distance` shows, more than half of the time the right answer
-# sits about 200 characters back. A model that reads only the last few characters cannot
-# use it. Keep this distance in mind: the models of this chapter see one character, and
-# the Transformer was built to see all of them.
+# These are two separate statistics. The rule "the speaker of two turns back speaks
+# next" holds for {glue:text}`two_back_holds` of the speeches, far more often than the
+# {glue:text}`top_speaker` of guessing the most frequent speaker. And where it holds,
+# the clue lies a median of {glue:text}`clue_median` characters back
+# ({numref}`fig-speaker-distance`), often much further. A model that reads only the
+# last few characters cannot use it. Keep this distance in mind: the models of this
+# chapter see a few characters, and the Transformer was built to see all of them.
 #
 # ## What does it mean to model language?
 #
-# A *language model* assigns a probability to every sequence of tokens
-# $x_1, x_2, \dots, x_T$. A token is a unit of text: in this chapter, one character;
-# in the next chapter, pieces of words. Probability theory
-# alone, with no assumption about language at all, lets us split the probability of a
-# sequence into a product of next-token predictions. This is the *chain rule*:
+# A {term}`language model` assigns a probability to every sequence of tokens
+# $x_1, x_2, \dots, x_T$. A {term}`token` is a unit of text: in this chapter, one
+# character; in {doc}`chapter 3 <../chapters/03_tokenisation>`, pieces of words.
+# Probability theory alone, with no assumption about language at all, lets us split the
+# probability of a sequence into a product of next-token predictions. This is the *chain
+# rule*:
 #
 # $$
 # p(x_1, \dots, x_T) = \prod_{t=1}^{T} p(x_t \mid x_1, \dots, x_{t-1}).
@@ -190,21 +220,22 @@ print(f"p(x1, x2, x3) = p(x1) p(x2|x1) p(x3|x1,x2) for all {joint.numel()} seque
 #
 # If a model gives the true next token the probability $p$, we charge it $-\log p$:
 # nothing when it was certain and right, more the less probability it gave to what
-# actually came. Averaged over a text of $T$ tokens, this is the *cross-entropy*
+# actually came. Averaged over a text of $T$ tokens, this is the {term}`cross-entropy`
 # (measured in nats, since we use the natural logarithm):
 #
 # $$
 # H = -\frac{1}{T} \sum_{t=1}^{T} \log p(x_t \mid x_{<t}).
 # $$
 #
-# Its exponential, the *perplexity* $\mathrm{PPL} = e^{H}$, reads as a number of
+# Its exponential, the {term}`perplexity` $\mathrm{PPL} = e^{H}$, reads as a number of
 # choices: a model with perplexity 10 is as uncertain, on average, as one choosing
 # uniformly among 10 tokens at every step.
 #
 # A model is only as good as its predictions on text it has not seen, so from now on we
 # count on the first 90% of the characters (the *training* split) and measure on the
-# last 10% (the *validation* split, the tail we searched for new words above). The
-# package's `CharTokenizer` turns characters into ids, one per distinct character:
+# last 10% (the {term}`validation split`, the tail we searched for new words above). The
+# package's `CharTokenizer` turns characters into ids, one per distinct character, and
+# `train_val_split` cuts the ids at the same boundary as `split_text` cuts the text:
 
 # %%
 from gptcourse.batches import train_val_split
@@ -217,7 +248,7 @@ assert tokenizer.chars == vocab and tokenizer.vocab_size == V
 
 ids = torch.tensor(tokenizer.encode(text))
 train, val = train_val_split(ids, val_fraction=0.1)
-assert tokenizer.decode(val) == tail  # the same tail as in the first section
+assert tokenizer.decode(val) == tail  # split_text's tail, as in the first section
 print(f"{V} distinct characters:")
 print(repr("".join(vocab)))
 print(f"train: {len(train):,} characters, validation: {len(val):,} characters")
@@ -247,6 +278,7 @@ assert math.isclose(math.exp(H_uniform), V, rel_tol=1e-5)
 # %% mystnb={"figure": {"caption": "How often each character occurs in the training text, most frequent first, on a log scale; the dashed line is the uniform model's $1/V = 1/65$. Only 18 characters are above it: space, `e`, `t`, `o`, `a`, and other lower-case letters and the line break (`↵`). Capitals, digits and rare punctuation lie up to 10,000 times below it.", "name": "fig-char-frequencies"}, "image": {"alt": "Two rows of bars, one per character, the top row the 33 most frequent and the bottom row the other 32, heights on a logarithmic scale. Space is highest, at 0.15, followed by e, t, o, a, h, s, r, n, i and the line break; a dashed line at 1/65 crosses the top row after the 18th character, w. The bottom row, capitals and rare punctuation, falls from 0.004 for N to one in a million for the dollar sign."}}
 char_counts = torch.bincount(train, minlength=V).double()
 unigram_probs = char_counts / char_counts.sum()
+assert (unigram_probs > 1 / V).sum() == 18  # as the caption says
 
 order = torch.argsort(char_counts, descending=True)
 shown = {"\n": "↵", " ": "␣"}  # line break and space, drawn
@@ -264,8 +296,9 @@ axes[0].legend()
 plt.show()
 
 # %% [markdown]
-# On the validation split its perplexity falls from 65 choices to about 28: knowing
-# only which characters are common already removes more than half of the choices.
+# On the validation split its perplexity falls from {glue:text}`ppl_uniform` choices to
+# {glue:text}`ppl_unigram`: knowing only which characters are common already removes
+# more than half of the choices.
 
 # %%
 H_unigram = -torch.log(unigram_probs[val]).mean().item()
@@ -274,13 +307,18 @@ print(
 )
 print(f"perplexity ratio, unigram / uniform: {math.exp(H_unigram - H_uniform):.2f}")
 assert math.exp(H_unigram) < V / 2
+for name, value in [
+    ("ppl_uniform", f"{math.exp(H_uniform):.0f}"),
+    ("ppl_unigram", f"{math.exp(H_unigram):.1f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # ## What can one character of context do?
 #
-# Neither model looks at the context, and the context is where the information is:
-# after `q`, nearly all the probability belongs to `u`. The smallest step into context
-# is the *bigram* model, which predicts the next character from the current one alone,
+# Neither model looks at the context, and the context is where the information is: after
+# `q`, nearly all the probability belongs to `u`. The smallest step into context is the
+# {term}`bigram model`, which predicts the next character from the current one alone,
 # $p(x_t \mid x_{<t}) \approx p(x_t \mid x_{t-1})$. Its parameters are a $V \times V$
 # table, and the simplest way to fill it is to count. Let $N_{ij}$ be the number of
 # times character $j$ follows character $i$ in the training text:
@@ -339,7 +377,7 @@ plt.show()
 # followed by capitals (speaker names) or lower case, a line break (`↵`) by capitals,
 # `q` by `u` alone. It also has holes. A pair that never occurs in training gets
 # probability zero, and one such pair in the validation text makes the loss infinite,
-# since $-\log 0 = \infty$. The usual cure is *add-$\alpha$ smoothing*: pretend that
+# since $-\log 0 = \infty$. The usual cure is {term}`add-α smoothing`: pretend that
 # every pair was seen $\alpha$ more times,
 #
 # $$
@@ -350,7 +388,7 @@ plt.show()
 # and check that every row is a probability distribution.
 
 # %%
-from gptcourse.bigram import BigramLanguageModel, CountBigramModel, pair_counts
+from gptcourse.bigram import CountBigramModel, pair_counts
 
 
 def smoothed(counts: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -372,6 +410,10 @@ print(
 )
 print(f"{int(val_counts[unseen].sum())} pairs in all, e.g.", end=" ")
 print(", ".join(repr(vocab[i] + vocab[j]) for i, j in unseen.nonzero()[:4].tolist()))
+for name, value in [
+    ("unseen_pairs", f"{int(val_counts[unseen].sum())}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
 # How good is the bigram model? Its cross-entropy on a text depends only on the text's
@@ -414,11 +456,18 @@ for alpha in (0.0, 0.1, 1.0):
 H_count_train = split_loss(mle.log(), train_counts)  # the unsmoothed table, alpha = 0
 H_count_val = split_loss(count_model.log_probs(), val_counts)
 assert H_count_val < H_unigram < H_uniform
+assert math.exp(H_count_val) < math.exp(H_unigram) / 2
+for name, value in [
+    ("H_bigram_val", f"{H_count_val:.2f}"),
+    ("ppl_bigram", f"{math.exp(H_count_val):.0f}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% [markdown]
-# With $\alpha = 0$ the 187 unseen pairs make the validation loss infinite; with a
-# little smoothing the bigram model reaches about 2.48 nats, a perplexity of 12: one
-# character of context cuts the choices of the unigram model by more than half again.
+# With $\alpha = 0$ the {glue:text}`unseen_pairs` unseen pairs make the validation loss
+# infinite; with add-one smoothing ($\alpha = 1$) the bigram model reaches
+# {glue:text}`H_bigram_val` nats, a perplexity of {glue:text}`ppl_bigram`: one character
+# of context cuts the choices of the unigram model by more than half again.
 # Smoothing costs a little on the training text (which the unsmoothed table fits best)
 # and buys everything on the text that matters.
 #
@@ -437,183 +486,14 @@ print(tokenizer.decode(sample[0]))
 # It has the texture of a play (names in capitals, short lines, spaces between
 # word-sized pieces) and none of its words.
 #
-# ## Can a neural network learn the same table?
-#
-# Counting works for one character of context, but it will not scale to more, as the
-# next section shows. Neural networks will, so let us build the same model as a neural
-# network and train it by gradient descent, the way every model in this course is
-# trained. The network is a learned $V \times V$ table of *logits* (unnormalised
-# log-probabilities): the row of the current token, passed through a softmax, is the
-# distribution of the next one. PyTorch's `nn.Embedding` is such a table with a
-# row lookup. We start it at zero, which is the uniform model.
-
-
-# %%
-class Bigram(nn.Module):
-    def __init__(self, vocab_size: int):
-        super().__init__()
-        self.table = nn.Embedding(vocab_size, vocab_size)
-        nn.init.zeros_(self.table.weight)
-
-    def forward(self, idx, targets=None):
-        logits = self.table(idx)  # (B, T) -> (B, T, V): one row of the table per token
-        if targets is None:
-            return logits, None
-        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-
-
-mine = Bigram(V)
-x, y = (
-    train[None, :1000],
-    train[None, 1:1001],
-)  # (1, 1000): a stretch of text and its next tokens
-_, loss = mine(x, y)
-print(f"loss at initialisation: {loss.item():.4f}, log V = {math.log(V):.4f}")
-assert math.isclose(loss.item(), math.log(V), rel_tol=1e-6)
-
-# The package's BigramLanguageModel is the same model: same weights, same outputs.
-theirs = BigramLanguageModel(V)
-torch.manual_seed(0)
-nn.init.normal_(mine.table.weight)
-theirs.token_logits.weight.data.copy_(mine.table.weight.data)
-logits_mine, loss_mine = mine(x, y)
-logits_theirs, loss_theirs = theirs(x, y)
-torch.testing.assert_close(logits_mine, logits_theirs)
-torch.testing.assert_close(loss_mine, loss_theirs)
-
-# %% [markdown]
-# Training samples random windows of the training text (`get_batch` from the package),
-# computes the loss, and moves the table a step down its gradient. We use the AdamW
-# optimiser, without weight decay (which would pull every logit towards zero, a
-# smoothing of its own), and a learning rate that decays to zero. Every model of the
-# course is trained with this loop; the package has it as `gptcourse.training.train`,
-# which the later chapters use.
-
-# %%
-from gptcourse.batches import get_batch
-
-torch.manual_seed(0)
-model = BigramLanguageModel(V)
-steps = 300
-optimizer = torch.optim.AdamW(model.parameters(), lr=0.3, weight_decay=0.0)
-schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-batches = torch.Generator().manual_seed(0)
-batch_losses = []
-for _ in range(steps):
-    x, y = get_batch(
-        train, batch_size=64, block_size=128, generator=batches
-    )  # (64, 128) each
-    _, loss = model(x, y)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    schedule.step()
-    batch_losses.append(loss.item())
-
-# The package's train() is this loop; same seeds, same losses, same table:
-from gptcourse.training import train as train_loop
-
-torch.manual_seed(0)
-package_model = BigramLanguageModel(V)
-optimizer = torch.optim.AdamW(package_model.parameters(), lr=0.3, weight_decay=0.0)
-schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-batches = torch.Generator().manual_seed(0)
-history = train_loop(
-    package_model,
-    optimizer,
-    lambda: get_batch(train, batch_size=64, block_size=128, generator=batches),
-    steps,
-    scheduler=schedule,
-)
-assert history.losses == batch_losses
-assert torch.equal(package_model.token_logits.weight, model.token_logits.weight)
-
-H_neural_train = split_loss(model.log_probs(), train_counts)
-H_neural_val = split_loss(model.log_probs(), val_counts)
-print("                          train H   val H")
-print(f"neural bigram             {H_neural_train:7.4f}   {H_neural_val:7.4f}")
-print(f"count bigram, alpha = 0   {H_count_train:7.4f}       inf")
-H_count_1_train = split_loss(count_model.log_probs(), train_counts)
-print(f"count bigram, alpha = 1   {H_count_1_train:7.4f}   {H_count_val:7.4f}")
-
-# %% mystnb={"figure": {"caption": "Training the neural bigram: the loss of each batch (blue) starts at the uniform model's $\\log V$ (dotted) and within about 20 steps falls onto the training loss of the count model without smoothing (dashed red), which it never goes below on average.", "name": "fig-bigram-training"}, "image": {"alt": "A line chart of cross-entropy in nats against 300 training steps. The blue batch loss starts at 4.17, at the dotted line of the uniform model, drops steeply to about 2.5 within 20 steps, then hovers in a narrow band just on the dashed red line of the count model, at 2.45."}}
-fig, ax = plt.subplots(figsize=(7.5, 3.5))
-ax.plot(
-    batch_losses,
-    color="tab:blue",
-    linewidth=1,
-    label="neural bigram, loss of each batch",
-)
-ax.axhline(math.log(V), color="tab:gray", linestyle=":", label="uniform model, log V")
-ax.axhline(
-    H_count_train,
-    color="tab:red",
-    linestyle="--",
-    label="count model (alpha = 0), train",
-)
-ax.set_xlabel("training step")
-ax.set_ylabel("cross-entropy (nats)")
-ax.set_ylim(2.3, 4.3)
-ax.legend()
-plt.show()
-
-# %% [markdown]
-# The neural model's training loss ({numref}`fig-bigram-training`) comes within a few
-# thousandths of a nat of the unsmoothed count model's, and never below it. That is no
-# coincidence. Both models choose a distribution $q(\cdot \mid i)$ for every current
-# character $i$, so they belong to the same family, and on the training text the gap
-# between any member $q$ and the count model $\hat p$ is a weighted sum of
-# *Kullback-Leibler divergences*,
-#
-# $$
-# H(q) - H(\hat p) = \sum_i \frac{N_i}{N} \, \mathrm{KL}\big(\hat p(\cdot \mid i) \,\|\,
-# q(\cdot \mid i)\big) \ \ge 0,
-# $$
-#
-# where $N_i$ is how often $i$ occurs as a current character and $N = \sum_i N_i$. A KL
-# divergence is zero only when the two distributions agree, so counting finds the best
-# table on the training text, and training the neural model is a slower way to find it.
-# We check the identity on our trained model, and that the neural model with the count
-# model's log-probabilities as its logits *is* the count model:
-
-# %%
-log_q = model.log_probs().double()
-kl_rows = torch.where(mle > 0, mle * (mle.log() - log_q), 0.0).sum(
-    dim=1
-)  # (V,): KL of each row
-row_weights = counts.sum(dim=1).double() / counts.sum()
-gap = (row_weights * kl_rows).sum().item()
-print(f"H(neural) - H(count), train: {H_neural_train - H_count_train:.5f} nats")
-print(f"weighted KL divergence:      {gap:.5f} nats")
-assert math.isclose(H_neural_train - H_count_train, gap, rel_tol=1e-4, abs_tol=1e-6)
-
-same = BigramLanguageModel(V)
-with torch.no_grad():
-    same.token_logits.weight.copy_(count_model.log_probs())
-xv, yv = val[None, :-1], val[None, 1:]
-torch.testing.assert_close(same(xv, yv)[1], count_model(xv, yv)[1])
-counted, learned = mle[q, u].item(), log_q[q, u].exp().item()
-print(f"p('u' | 'q'): counted {counted:.4f}, learned {learned:.4f}")
-
-# %% [markdown]
-# Its samples are as Shakespearean as the count model's, which is to say, barely. With
-# the same seed it writes almost the same text as the count model did: the two tables
-# are that close.
-
-# %%
-sample = model.generate(
-    start, max_new_tokens=300, generator=torch.Generator().manual_seed(0)
-)
-print(tokenizer.decode(sample[0]))
-
-# %% [markdown]
 # ## Is one character of context enough?
 #
 # No, and counting shows both why more context helps and why counting cannot use it.
 # Predict the next character from the previous $k$ with counts, exactly as for the
-# bigram ($k = 1$): a table row for every $k$-character context that occurs. On the
-# training text, a longer context always fits better. On the validation text we smooth
-# with $\alpha$ as before, and an unseen context gets the uniform distribution.
+# bigram ($k = 1$), an {term}`n-gram model` with $n = k + 1$: a table row for every
+# $k$-character context that occurs. On the training text, a longer context always fits
+# better. On the validation text we smooth with $\alpha$ as before, and an unseen
+# context gets the uniform distribution.
 
 
 # %%
@@ -667,6 +547,15 @@ for k in ks:
 assert math.isclose(H_train[0], -unigram_probs[train].log().mean().item(), rel_tol=1e-9)
 assert math.isclose(H_train[1], H_count_train, rel_tol=1e-9)
 assert math.isclose(H_val_1[1], H_count_val, rel_tol=1e-5)
+best_k = min(ks, key=lambda k: H_val[k])
+assert best_k in (3, 4) and min(ks, key=lambda k: H_val_1[k]) in (3, 4)
+assert H_val[8] > H_val[1] and 0.45 < seen[8] < 0.55  # as the figure's caption says
+for name, value in [
+    ("best_k", f"{best_k}"),
+    ("best_val", f"{H_val[best_k]:.2f}"),
+    ("seen_8", f"{seen[8]:.0%}"),
+]:
+    glue(name, value)  # quoted in the text below
 
 # %% mystnb={"figure": {"caption": "Counting with $k$ characters of context. Left: the training loss falls towards zero as $k$ grows, while the validation loss is lowest at $k = 3$ or 4 and then rises. Right: why; the share of validation positions whose context occurs in the training text falls to one half at $k = 8$.", "name": "fig-context-length"}, "image": {"alt": "Two line charts against the context length k from 0 to 8. Left, cross-entropy in nats: the training curve falls steadily from 3.3 to 0.4; the two validation curves (smoothing 0.01 and 1) fall with it to about 1.8 and 1.95 at k = 3 or 4, then rise to 3.2 and 3.7 at k = 8. Right, the share of validation contexts seen in training: 1.0 up to k = 3, then falling to 0.5 at k = 8."}}
 fig, (ax, ax2) = plt.subplots(1, 2, figsize=(7.5, 3.4))
@@ -688,312 +577,63 @@ plt.show()
 # %% [markdown]
 # With each character of context the training loss falls, towards zero
 # ({numref}`fig-context-length`): most long contexts occur once, and a table that has
-# seen a context once predicts it perfectly. The validation loss falls too, up to three
-# or four characters, then rises: by eight characters half of the validation contexts
-# were never seen in training, and the model is worse than the bigram. Counting treats
-# every context as unrelated to every other; it learns nothing about `"the king"` from
-# `"the kings"` or `"thy king"`. The way out is a model that *generalises*: one that
-# represents contexts by learned vectors, so that similar contexts get similar
-# predictions, and computes its prediction from the whole context with a fixed number of
-# parameters. The neural bigram, which found the count table by gradient descent, is the
-# first step; the rest of the course takes the others.
+# seen a context once predicts it perfectly. The validation loss falls too, to
+# {glue:text}`best_val` nats with {glue:text}`best_k` characters of context (and
+# $\alpha = 0.01$), then
+# rises: at eight characters only {glue:text}`seen_8` of the validation contexts were
+# seen in training, and the model is worse than the bigram. This is the wall of
+# counting, *sparsity*: the number of possible contexts grows as $V^k$, the text does
+# not, and a context never seen says nothing.
 #
-# ## Why did recurrent networks struggle?
+# Counting treats every context as unrelated to every other; it learns nothing about
+# `"the king"` from `"the kings"` or `"thy king"`. The way out is a model that
+# *generalises*: one that represents contexts by learned vectors, so that similar
+# contexts get similar predictions, and computes its prediction from the whole context
+# with a fixed number of parameters {cite:p}`bengio2003neural`.
+# {doc}`Chapter 2 <../chapters/02_neural_language_models>` takes the first step: it
+# learns the bigram table by gradient descent instead of counting, and shows why the
+# recurrent networks that first read whole contexts struggled.
 #
-# The first neural answer to "use the whole context" was the recurrent neural network
-# (RNN). It reads the text one token at a time and carries what it has read in a hidden
-# state $h_t \in \mathbb{R}^H$, updated by the same function at every step:
+# ## Summary
 #
-# $$
-# h_t = \tanh(W h_{t-1} + U x_t).
-# $$
-#
-# Everything it knows about token 1 when it predicts token 61 has passed through 60
-# applications of this update, and so has the training signal on the way back. By the
-# chain rule of calculus, the gradient of a late state with respect to an early one is
-# a product of one Jacobian per step:
-#
-# $$
-# \frac{\partial h_T}{\partial h_t} = \prod_{s=T}^{t+1} \frac{\partial h_s}{\partial
-# h_{s-1}} = \prod_{s=T}^{t+1} \mathrm{diag}\big(1 - h_s^2\big)\, W,
-# $$
-#
-# with the factor for step $T$ on the left. A product of many matrices tends to shrink
-# or grow exponentially with their number, like $0.9^{60}$ or $1.1^{60}$. Let us
-# measure it on a small random RNN ($H = 32$ hidden units, $T = 60$ steps, random
-# inputs), with the recurrent weights $W$ scaled to a few spectral radii $\rho$ (the
-# largest absolute eigenvalue), and check the formula against autograd:
-
-# %%
-from torch.func import jacrev
-
-H, D, T = 32, 8, 60
-g = torch.Generator().manual_seed(0)
-W_direction = torch.randn(H, H, generator=g, dtype=torch.float64) / math.sqrt(H)
-W_direction /= torch.linalg.eigvals(W_direction).abs().max()  # spectral radius 1
-U = torch.randn(H, D, generator=g, dtype=torch.float64) / math.sqrt(D)
-xs = torch.randn(T, D, generator=g, dtype=torch.float64)  # (T, D): the inputs
-h0 = torch.zeros(H, dtype=torch.float64)
-
-
-def rnn_states(W: torch.Tensor, xs: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """Run the RNN from h over the inputs xs (T, D): the states (T + 1, H), h first."""
-    states = [h]
-    for x in xs:
-        states.append(torch.tanh(W @ states[-1] + U @ x))
-    return torch.stack(states)
-
-
-def jacobian_products(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
-    """dh_T / dh_{T-d} for d = 0 .. T by the product formula: shape (T + 1, H, H)."""
-    J = torch.eye(len(W), dtype=W.dtype)
-    products = [J]
-    for s in range(
-        len(hs) - 1, 0, -1
-    ):  # s = T, T-1, ..., 1: one more factor on the right
-        J = J @ (torch.diag(1 - hs[s] ** 2) @ W)
-        products.append(J)
-    return torch.stack(products)
-
-
-rnn_norms = {}
-for rho in (0.5, 1.0, 2.0, 3.0):
-    W = rho * W_direction
-    hs = rnn_states(W, xs, h0)  # (T + 1, H)
-    products = jacobian_products(W, hs)  # (T + 1, H, H)
-    for t in (0, 30, T - 1):  # autograd's Jacobian of h_T with respect to h_t
-        J = jacrev(lambda h, W=W, t=t: rnn_states(W, xs[t:], h)[-1])(hs[t])
-        torch.testing.assert_close(J, products[T - t], rtol=1e-9, atol=1e-300)
-    rnn_norms[rho] = torch.linalg.matrix_norm(
-        products, ord=2
-    )  # (T + 1,): spectral norms
-print("the product of Jacobians equals autograd's Jacobian for every rho")
-
-# %% [markdown]
-# Attention, the Transformer's mechanism that the next chapters build, does something
-# different: the output at the last position is a weighted average of *all* positions
-# (here, one attention head over random inputs $x_0, \dots, x_T$),
-#
-# $$
-# y_T = \sum_{t=0}^{T} a_t\, W_v x_t, \qquad a = \mathrm{softmax}_t\Big(\frac{(W_q
-# x_T)^\top (W_k x_t)}{\sqrt{d}}\Big),
-# $$
-#
-# so every position is one step away from the output, however far back it is. Its
-# gradients depend on the random inputs, so we average them over 64 random inputs.
-
-# %% mystnb={"figure": {"caption": "How much of the gradient reaches back $T - t$ steps (log scale). Through an RNN it shrinks or grows exponentially with the distance, depending on the spectral radius $\\rho$ of its recurrent weights; through attention (black) it does not depend on the distance.", "name": "fig-gradient-distance"}, "image": {"alt": "A line chart of gradient norm on a logarithmic axis from 10 to the minus 28 up to 10 to the 6, against the distance back from 0 to 60 steps. The RNN curves for spectral radius 0.5 and 1.0 fall in straight lines, to 10 to the minus 28 and 10 to the minus 12 at 60 steps; radius 2.0 stays near 1; radius 3.0 rises to about 10 to the 5. The black attention curve is flat at about 0.03 from the first step on."}}
-from torch.func import vmap
-
-d = 32
-g = torch.Generator().manual_seed(0)
-W_q, W_k, W_v = (
-    torch.randn(d, d, generator=g, dtype=torch.float64) / math.sqrt(d) for _ in range(3)
-)
-Xs = torch.randn(
-    64, T + 1, d, generator=g, dtype=torch.float64
-)  # 64 random inputs (T + 1, d)
-
-
-def attend_from_last(X: torch.Tensor) -> torch.Tensor:
-    """The attention output at the last position, (d,), for inputs X (T + 1, d)."""
-    q, K, Vals = X[-1] @ W_q, X @ W_k, X @ W_v  # (d,), (T + 1, d), (T + 1, d)
-    a = torch.softmax(
-        K @ q / math.sqrt(d), dim=0
-    )  # (T + 1,): how much each position counts
-    return a @ Vals
-
-
-# The formula is what PyTorch's attention computes (it also scales by 1/sqrt(d)):
-X = Xs[0]
-torch_attention = F.scaled_dot_product_attention(
-    X[-1:] @ W_q, X @ W_k, X @ W_v
-)  # (1, d)
-torch.testing.assert_close(attend_from_last(X), torch_attention[0])
-
-J = vmap(jacrev(attend_from_last))(Xs)  # (64, d, T + 1, d): dy_T / dx_t for every t
-norms = torch.linalg.matrix_norm(J.permute(0, 2, 1, 3), ord=2)  # (64, T + 1)
-# (T + 1,): averaged over the inputs, indexed by the distance T - t
-attention_norms = norms.mean(dim=0).flip(0)
-
-fig, ax = plt.subplots(figsize=(7.5, 4))
-for rho, norms in rnn_norms.items():
-    ax.plot(norms.numpy(), label=f"RNN, spectral radius {rho}")
-ax.plot(attention_norms.numpy(), color="black", linewidth=2, label="attention")
-ax.set_yscale("log")
-ax.set_xlabel("distance back, T - t (steps)")
-ax.set_ylabel(r"gradient norm, $\|\partial\, y_T / \partial\, x_t\|$")
-ax.legend(ncols=2)
-plt.show()
-curves = {f"RNN, rho = {rho}": norms for rho, norms in rnn_norms.items()}
-curves["attention"] = attention_norms
-ratio = {label: (norms[60] / norms[1]).item() for label, norms in curves.items()}
-print("gradient from 60 steps back / gradient from 1 step back, as a power of 10:")
-for label, r in ratio.items():
-    print(f"  {label:15} 10^{math.log10(r):.1f}")
-assert ratio["RNN, rho = 0.5"] < 1e-28 and ratio["RNN, rho = 1.0"] < 1e-12
-assert ratio["RNN, rho = 3.0"] > 1e4 and 0.5 < ratio["attention"] < 2
-
-# %% [markdown]
-# At spectral radius 0.5 ({numref}`fig-gradient-distance`), the gradient from 60 steps
-# back is below $10^{-28}$ of the one from 1 step back, and even at 1.0 it is below
-# $10^{-12}$: the tanh's slope, at most 1, shrinks it a little more at every step. Such
-# a network cannot learn that the speaker two turns back, some 200 characters away,
-# matters, because almost no training signal reaches that far. With large weights the
-# gradient explodes instead, $10^4$ times at radius 3, and a single step of gradient
-# descent can wreck the weights. In between lies a narrow band where neither happens,
-# and nothing in training keeps $W$ inside it. LSTMs (1997) and gradient clipping soften
-# both failures, but the path from token 1 to token 61 stays 60 steps long, and those
-# steps must run one after the other, which makes RNNs slow to train on long texts.
-# Attention's gradient does not depend on the distance at all: a token 60 steps back
-# gets as much signal as the one before, and all positions are computed at once.
-#
-# ## How did we get from the Transformer to GPT?
-#
-# - **2017, the Transformer** (Vaswani et al., *Attention Is All You Need*). Built for
-#   translation, it has an *encoder*, whose self-attention reads the whole source
-#   sentence in both directions, and a *decoder*, which writes the translation one token
-#   at a time with *causal* (masked) self-attention over what it has written so far plus
-#   cross-attention to the encoder. No recurrence anywhere.
-# - **2018, GPT** (Radford et al., *Improving Language Understanding by Generative
-#   Pre-Training*). A *decoder-only* Transformer: the decoder's causal self-attention
-#   stack, without the encoder or the cross-attention, trained as a language model. It
-#   is the architecture of every GPT since, and of this course.
-# - **2018, BERT** (Devlin et al.). The opposite choice: *encoder-only*, bidirectional,
-#   trained to fill in masked-out words. Excellent at understanding a given text, but
-#   not made to generate one left to right.
-# - **2019, GPT-2** and **2020, GPT-3**. The same decoder-only design, scaled up (and
-#   with each layer norm moved to the input of its sub-block). GPT-2 showed that a large
-#   language model does tasks it was never fine-tuned for; GPT-3 that, larger still, it
-#   learns a task from a few examples written in its prompt, without any weight update.
-#
-# ```{admonition} Two common mistakes
-# :class: important
-# GPT is often described as "the encoder part of the Transformer". It is the other part:
-# GPT keeps the *decoder*'s masked self-attention, which lets a position see only the
-# past, exactly what generating text one token at a time requires. BERT is the model
-# built from the encoder. And GPT-3 has 175 *billion* parameters (1750亿), not
-# 17.5 billion: the table below counts them.
-# ```
-#
-# GPT-1 introduced the recipe that all of them follow, in two stages.
-# **Pretraining** trains the model to predict the next token on a large amount of raw
-# text (GPT-1: about 7,000 unpublished books). No labels are needed, the text is its own
-# target, and whatever helps predict the next token gets learned: spelling, grammar,
-# facts, style, the shape of an argument. **Fine-tuning** then trains the pretrained
-# model on a small labelled dataset for one task, such as classifying sentences or
-# answering multiple-choice questions. GPT-1 added a small output layer, updated *all*
-# the weights, and kept the language-modelling loss as an auxiliary term; fine-tuning
-# learns the task's format and decision, starting from everything pretraining learned.
-# (Freezing the pretrained weights and training only the new layer is one cheaper
-# option among several.)
-#
-# How big are these models? A decoder-only Transformer with $L$ layers, width $d$, a
-# vocabulary of $V$ tokens and a context of $n$ positions has a token embedding ($Vd$
-# parameters), a position embedding ($nd$), and in each layer the attention's four
-# $d \times d$ projections with biases ($4d^2 + 4d$), a feed-forward network from $d$ to
-# $4d$ and back ($8d^2 + 5d$) and two layer norms ($4d$). GPT-2 and GPT-3 add a final
-# layer norm ($2d$); the output layer reuses the token embedding. In all,
-#
-# $$
-# P = Vd + nd + L\,(12d^2 + 13d) + 2d.
-# $$
-#
-# We check the formula against Hugging Face's `transformers`, which builds GPT-2 small
-# from its configuration on the CPU (random weights, nothing downloaded), then count the
-# other models from their published configurations. For the billion-parameter ones we
-# build the model on PyTorch's `meta` device, which creates every parameter's shape but
-# allocates no memory.
-
-# %%
-from transformers import (
-    GPT2Config,
-    GPT2LMHeadModel,
-    OpenAIGPTConfig,
-    OpenAIGPTLMHeadModel,
-)
-
-
-def gpt_parameters(
-    n_layer: int, d: int, vocab: int, n_ctx: int, final_norm: bool = True
-) -> int:
-    """Parameters of a GPT with tied input and output embeddings."""
-    per_layer = 12 * d**2 + 13 * d
-    return vocab * d + n_ctx * d + n_layer * per_layer + (2 * d if final_norm else 0)
-
-
-def count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-torch.manual_seed(0)
-gpt2_small = GPT2LMHeadModel(
-    GPT2Config(n_layer=12, n_embd=768, n_head=12, n_positions=1024, vocab_size=50257)
-)
-assert count(gpt2_small) == gpt_parameters(12, 768, 50257, 1024) == 124_439_808
-del gpt2_small
-
-# name, year, layers, width, heads, vocabulary, context, final layer norm, as published
-published = [
-    ("GPT-1", 2018, 12, 768, 12, 40478, 512, False, "117M"),
-    ("GPT-2 small", 2019, 12, 768, 12, 50257, 1024, True, "117M"),
-    ("GPT-2 XL", 2019, 48, 1600, 25, 50257, 1024, True, "1542M"),
-    ("GPT-3", 2020, 96, 12288, 96, 50257, 2048, True, "175.0B"),
-]
-sizes = {}
-row = "{:12} {:>4} {:>2} {:>7} {:>7} {:>7} {:>15}  {}"
-print(
-    row.format("model", "year", "L", "width", "vocab", "context", "parameters", "paper")
-)
-for name, year, L, width, heads, vocab_size, n_ctx, final_norm, paper in published:
-    sizes[name] = gpt_parameters(L, width, vocab_size, n_ctx, final_norm)
-    Config, Model = (
-        (OpenAIGPTConfig, OpenAIGPTLMHeadModel)
-        if name == "GPT-1"
-        else (GPT2Config, GPT2LMHeadModel)
-    )
-    config = Config(
-        n_layer=L, n_embd=width, n_head=heads, vocab_size=vocab_size, n_positions=n_ctx
-    )
-    with torch.device("meta"):  # shapes only: no memory, no initialisation
-        built = Model(config)
-    assert count(built) == sizes[name], name
-    numbers = [f"{n:,}" for n in (width, vocab_size, n_ctx, sizes[name])]
-    print(row.format(name, year, L, *numbers, paper))
-
-# %% [markdown]
-# Every count matches what `transformers` builds. They also match the papers, up to how
-# the papers counted: GPT-1's 117M is our 116.5M, GPT-3's 175.0B our 174.6B. The GPT-2
-# paper's table lists 117M and 1542M for its smallest and largest models, while the
-# released models have 124M and 1558M; the numbers above are counted from the
-# models themselves. Between GPT-1 and GPT-3, the same recipe grew 1,500-fold
-# ({numref}`fig-gpt-sizes`):
-
-# %% mystnb={"figure": {"caption": "Parameters of GPT-1, GPT-2 (its smallest and largest released models) and GPT-3, counted from their configurations (log scale): the same recipe, 1,500 times larger in two years.", "name": "fig-gpt-sizes"}, "image": {"alt": "Horizontal bars on a logarithmic axis from 10 to the 8 to 10 to the 12: GPT-1 116.5 million, GPT-2 small 124.4 million, GPT-2 XL 1.56 billion, GPT-3 175 billion parameters."}}
-fig, ax = plt.subplots(figsize=(7.5, 2.6))
-names = list(sizes)
-ax.barh(
-    names,
-    [sizes[n] for n in names],
-    color=["tab:blue", "tab:orange", "tab:orange", "tab:red"],
-)
-ax.set_xscale("log")
-ax.invert_yaxis()
-for i, n in enumerate(names):
-    label = f"{sizes[n] / 1e9:.3g}B" if sizes[n] >= 1e9 else f"{sizes[n] / 1e6:.1f}M"
-    ax.text(sizes[n] * 1.15, i, label, va="center")
-ax.set_xlim(5e7, 2e12)
-ax.set_xlabel("parameters (log scale)")
-plt.show()
-print(f"GPT-3 / GPT-1: {sizes['GPT-3'] / sizes['GPT-1']:,.0f} times the parameters")
-
-# %% [markdown]
-# The bigram table of this chapter has $65 \times 65 = 4{,}225$ parameters. The next
-# chapters grow it into a GPT like the ones in this table: first the tokens it reads,
-# then attention, then the rest of the Transformer block.
+# - Language is hard to predict: words are ambiguous, new words keep coming, and the
+#   clue to the next token can lie hundreds of characters back.
+# - A language model gives a probability to every next token; by the chain rule, that is
+#   a probability for every whole text.
+# - Models are measured by their cross-entropy on held-out text (nats per token), or its
+#   exponential, the perplexity, a number of choices; the course holds out the last 10%
+#   of the characters (`split_text(text, 0.1)`).
+# - Counting gives the best bigram table on the training text; add-$\alpha$ smoothing
+#   keeps unseen pairs from making the held-out loss infinite.
+# - Longer contexts fit the training text ever better and the held-out text worse:
+#   counting cannot generalise to contexts it has not seen.
 #
 # ## Exercises
 #
-# The exercises for this chapter are in
-# {doc}`its exercise notebook <../exercises/solutions/01_language_models>`, and in
-# `exercises/01_language_models.ipynb` to work through in JupyterLab.
+# The exercises for this chapter are on
+# {doc}`its exercise page <../exercises/solutions/01_language_models>` (the notebook
+# `exercises/01_language_models.ipynb` to work through in JupyterLab):
+#
+# - **Exercise 1-1** (warm-up): the perplexity of a uniform model, and what it means for
+#   GPT-2's vocabulary.
+# - **Exercise 1-2** (warm-up): perplexity from the log-probabilities a model gave a
+#   text.
+# - **Exercise 1-3** (medium): a bigram table with add-$\alpha$ smoothing, and what it
+#   does to a row with few counts.
+# - **Exercise 1-4** (medium): sampling text from a bigram table with a seeded
+#   generator.
+# - **Exercise 1-5** (stretch): interpolating the bigram with the unigram instead of
+#   smoothing, with the mixture chosen on held-out text.
+#
+# ## Further reading
+#
+# - {cite:t}`shannon1948mathematical` defines entropy and generates English from
+#   counted letter and word $n$-grams, the models of this chapter, seventy years before
+#   GPT.
+# - {cite:t}`chen1999empirical` compare the smoothing methods of $n$-gram models on
+#   large corpora; additive smoothing, this chapter's, is the simplest of them, and
+#   among the worst.
+# - {cite:t}`bengio2003neural` name the wall of this chapter's last section, the curse
+#   of dimensionality, and answer it with learned word vectors: the first neural
+#   language model.
+#

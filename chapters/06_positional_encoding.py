@@ -726,7 +726,7 @@ def train(position: str, steps: int = 1200) -> TinyTransformer:
         n = int(torch.randint(1, TRAIN_N + 1, (), generator=generator))
         return copy_batch(n, batch_size=32, generator=generator)
 
-    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 1
+    training.train(model, optimizer, next_batch, steps)  # the loop of chapter 2
     return model
 
 

@@ -177,3 +177,87 @@ def heatmap(ax, values, *, label: str, colorbar: dict | None = None, **imshow_kw
     image = ax.imshow(np.asanyarray(values), **imshow_kwargs)
     ax.figure.colorbar(image, ax=ax, label=label, **{"fraction": 0.05, **(colorbar or {})})
     return image
+
+
+#: The three families of Transformer, as :func:`transformer_families` draws them: a title,
+#: the stacks (label, what each position of it sees: "all" or "past"), what goes in and
+#: what comes out.
+FAMILIES = (
+    (
+        "Encoder–decoder\n(Transformer, 2017)",
+        (("encoder", "all"), ("decoder", "past")),
+        ("source text", "target so far"),
+        "next target token",
+    ),
+    ("Encoder-only\n(BERT, 2018)", (("encoder", "all"),), ("text with [MASK]s",), "masked words"),
+    ("Decoder-only\n(GPT, 2018)", (("decoder", "past"),), ("text so far",), "next token"),
+)
+
+
+def _mask(ax, x: float, y: float, size: float, causal: bool, n: int = 5) -> None:
+    """Draw an ``n`` by ``n`` grid at ``(x, y)``: filled where a row may see a column."""
+    from matplotlib.patches import Rectangle
+
+    cell = size / n
+    for i in range(n):  # row i: what position i sees
+        for j in range(n):
+            seen = j <= i or not causal
+            ax.add_patch(
+                Rectangle(
+                    (x + j * cell, y + (n - 1 - i) * cell),
+                    cell,
+                    cell,
+                    facecolor="tab:blue" if seen else "white",
+                    edgecolor="0.6",
+                    linewidth=0.5,
+                )
+            )
+
+
+def transformer_families(axes) -> None:
+    """Draw the encoder–decoder, encoder-only and decoder-only Transformers in three axes.
+
+    Each stack is a box of N blocks, with what goes in below it and what comes out above;
+    under each box, a small grid shows what its self-attention lets each position (a row)
+    see: every position ("all", bidirectional) or only itself and the past (causal). The
+    encoder–decoder's arrow is the decoder's cross-attention to the encoder's output.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    colours = {"encoder": "#d5e8f7", "decoder": "#fde3c8"}
+    for ax, (title, stacks, inputs, output) in zip(axes, FAMILIES, strict=True):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.axis("off")
+        ax.set_title(title, fontsize=10)
+        width = 0.42 if len(stacks) == 2 else 0.6
+        xs = [0.04, 0.54] if len(stacks) == 2 else [0.2]
+        for (kind, sees), x, source in zip(stacks, xs, inputs, strict=True):
+            ax.add_patch(
+                FancyBboxPatch(
+                    (x, 0.42),
+                    width,
+                    0.3,
+                    boxstyle="round,pad=0.01",
+                    facecolor=colours[kind],
+                    edgecolor="0.3",
+                )
+            )
+            what = "sees all" if sees == "all" else "sees the past"
+            ax.text(x + width / 2, 0.62, f"{kind}\n× N", ha="center", va="center")
+            ax.text(x + width / 2, 0.47, what, ha="center", va="center", fontsize=9)
+            _mask(ax, x + width / 2 - 0.09, 0.13, 0.18, causal=sees == "past")
+            ax.text(x + width / 2, 0.04, source, ha="center", va="center", fontsize=9)
+        top = xs[-1] + width / 2
+        ax.annotate("", (top, 0.83), (top, 0.73), arrowprops={"arrowstyle": "->"})
+        ax.text(top, 0.9, output, ha="center", va="center", fontsize=9)
+        if len(stacks) == 2:  # cross-attention: the decoder reads the encoder's output
+            ax.add_patch(
+                FancyArrowPatch(
+                    (xs[0] + width, 0.57),
+                    (xs[1], 0.57),
+                    arrowstyle="->",
+                    mutation_scale=12,
+                    color="0.2",
+                )
+            )

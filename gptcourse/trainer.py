@@ -1,4 +1,4 @@
-"""Pretraining a GPT: the training loop of chapter 1, grown up.
+"""Pretraining a GPT: the training loop of chapter 2, grown up.
 
 The loop is still ``forward, backward, step``; around it, what a real run needs:
 

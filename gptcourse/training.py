@@ -1,4 +1,4 @@
-"""Training a language model: the loop of chapter 1, and a loss estimate.
+"""Training a language model: the loop of chapter 2, and a loss estimate.
 
 Every model of the course is trained the same way: take a batch, compute the loss, clear
 the old gradients, backpropagate, let the optimizer take a step::
@@ -118,7 +118,7 @@ def train(
     evaluate: Callable[[nn.Module], float] | None = None,
     eval_every: int | None = None,
 ) -> History:
-    """Train ``model`` for ``steps`` steps: the loop of chapter 1.
+    """Train ``model`` for ``steps`` steps: the loop of chapter 2.
 
     Args:
         model: ``logits, loss = model(x, y)``; put in training mode.

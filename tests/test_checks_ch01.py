@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from torch.func import jacrev
 
 from gptcourse.bigram import pair_counts
 from gptcourse.checks import CheckFailed, ch01
@@ -38,13 +37,17 @@ def sample_bigram(probs, start, num_tokens, generator):
     return out
 
 
-def rnn_jacobian_norms(W, hs):
-    J = torch.eye(len(W), dtype=torch.float64)
-    norms = [1.0]
-    for s in range(len(hs) - 1, 0, -1):
-        J = J @ torch.diag(1 - hs[s] ** 2) @ W
-        norms.append(torch.linalg.matrix_norm(J, ord=2).item())
-    return torch.tensor(norms)
+def interpolated_loss(train_ids, val_ids, vocab_size, lam):
+    V = vocab_size
+    pairs = torch.zeros(V, V, dtype=torch.float64)
+    for a, b in zip(train_ids[:-1].tolist(), train_ids[1:].tolist(), strict=True):
+        pairs[a, b] += 1
+    single = torch.tensor([train_ids.tolist().count(i) for i in range(V)], dtype=torch.float64)
+    total = 0.0
+    for a, b in zip(val_ids[:-1].tolist(), val_ids[1:].tolist(), strict=True):
+        p = lam * pairs[a, b] / pairs[a].sum() + (1 - lam) * single[b] / single.sum()
+        total -= math.log(p)
+    return total / (len(val_ids) - 1)
 
 
 @pytest.mark.parametrize(
@@ -54,7 +57,7 @@ def rnn_jacobian_norms(W, hs):
         (ch01.perplexity, perplexity, 4),
         (ch01.bigram_probs, bigram_probs, 4),
         (ch01.sample_bigram, sample_bigram, 4),
-        (ch01.rnn_jacobian_norms, rnn_jacobian_norms, 3),
+        (ch01.interpolated_loss, interpolated_loss, 3),
     ],
     ids=lambda x: getattr(x, "__name__", None),
 )
@@ -200,36 +203,23 @@ def test_sample_bigram_mistakes(wrong, expected_message):
         ch01.sample_bigram(wrong)
 
 
-def test_the_rnn_reference_is_autograds_jacobian():
-    W, hs = ch01._rnn_case(hidden=4, steps=6, rho=1.5, seed=0)
-    U_x = torch.atanh(hs[1:]) - hs[:-1] @ W.T  # recover the inputs' contribution, (T, H)
-
-    def run(h, t):  # h_T as a function of h_t
-        for s in range(t, len(U_x)):
-            h = torch.tanh(W @ h + U_x[s])
-        return h
-
-    norms = ch01._rnn_norms(W, hs)
-    for t in range(len(hs)):
-        J = jacrev(run)(hs[t], t)
-        assert math.isclose(torch.linalg.matrix_norm(J, ord=2), norms[6 - t], rel_tol=1e-7)
-
-
-def _rnn_variant(variant):
-    return lambda W, hs: ch01._rnn_norms(W, hs, variant=variant)
+def _interpolated_variant(variant):
+    return lambda t, v, V, lam: ch01._interpolated(t, v, V, lam, variant=variant)
 
 
 @pytest.mark.parametrize(
     ("wrong", "expected_message"),
     [
-        (lambda W, hs: rnn_jacobian_norms(W, hs)[1:], "return T \\+ 1 norms"),
-        (_rnn_variant("no tanh"), "the tanh derivative is missing"),
-        (_rnn_variant("previous state"), r"off by one: .*with the new state h_s = hs\[s\]"),
-        (_rnn_variant("order"), "multiplied in the wrong order"),
-        (_rnn_variant("fro"), "that is the Frobenius norm"),
-        (lambda W, hs: rnn_jacobian_norms(W, hs).flip(0), "the norms are in reverse order"),
+        (_interpolated_variant("swapped"), "the two are swapped"),
+        (_interpolated_variant("val unigram"), "counted on the validation ids"),
+        (_interpolated_variant("log2"), r"in bits \(log base 2\)"),
+        (_interpolated_variant("sum"), "the sum over the pairs"),
+        (
+            lambda t, v, V, lam: interpolated_loss(t, v, V, lam) + 0.1,
+            r"expected 1.94591, got 2.04591$",
+        ),
     ],
 )
-def test_rnn_jacobian_norms_mistakes(wrong, expected_message):
+def test_interpolated_loss_mistakes(wrong, expected_message):
     with pytest.raises(CheckFailed, match=expected_message):
-        ch01.rnn_jacobian_norms(wrong)
+        ch01.interpolated_loss(wrong)

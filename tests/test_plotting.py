@@ -95,3 +95,19 @@ def test_jupyter_shows_figures_as_measured_retina_pngs(tmp_path):
     assert (shown["width"], shown["height"]) == (width // 2, height // 2)
     assert shown["width"] <= 600 + 2 * 10
     assert plotting.smallest_text_shown(png, shown["width"]) >= plotting.MIN_TEXT_PX
+
+
+def test_transformer_families_draws_three_labelled_panels_in_readable_text(course_style):
+    fig, axes = plt.subplots(1, 3, figsize=(plotting.WIDTH, 3.4))
+    plotting.transformer_families(axes)
+    titles = [ax.get_title() for ax in axes]
+    assert [t.split("\n")[0] for t in titles] == ["Encoder–decoder", "Encoder-only", "Decoder-only"]
+    texts = [t.get_text() for ax in axes for t in ax.texts]
+    assert "sees the past" in texts and "sees all" in texts
+    fig.canvas.draw()
+    assert plotting.smallest_font_size(fig) >= plotting.MIN_FONT_SIZE
+    # what each position sees: 25 cells per grid, 15 of them filled in a causal one
+    blue = matplotlib.colors.to_rgba("tab:blue")
+    filled = [sum(p.get_facecolor() == blue for p in ax.patches) for ax in axes]
+    assert filled == [25 + 15, 25, 15]
+    plt.close(fig)

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown]
-# # Exercises: what a language model is
+# # Exercises: language models by counting
 #
 # Each exercise asks for a function and then checks it: the last line of its cell calls
 # a check from `gptcourse.checks`, which runs your function on several inputs and says
@@ -31,7 +31,7 @@ tokenizer = CharTokenizer.from_text(text)
 train, val = train_val_split(torch.tensor(tokenizer.encode(text)), val_fraction=0.1)
 
 # %% [markdown]
-# ```{exercise} Perplexity of a uniform model
+# ```{exercise} Perplexity of a uniform model (warm-up)
 # :label: ex-01-uniform-perplexity
 #
 # A model that knows nothing gives each of the $V$ tokens of its vocabulary the same
@@ -69,7 +69,7 @@ print(f"GPT-2's vocabulary: {uniform_perplexity(50_257):,.0f} choices per token"
 # ```
 
 # %% [markdown]
-# ```{exercise} Perplexity from log-probabilities
+# ```{exercise} Perplexity from log-probabilities (warm-up)
 # :label: ex-01-perplexity
 #
 # A model has read a text and given each true next token a probability $p_t$. You get
@@ -117,7 +117,7 @@ print(f"the bigram model's perplexity on {line!r}: {perplexity(line_log_probs):.
 # ```
 
 # %% [markdown]
-# ```{exercise} Bigram probabilities with add-one smoothing
+# ```{exercise} Bigram probabilities with add-one smoothing (medium)
 # :label: ex-01-bigram-probs
 #
 # Write `bigram_probs(ids, vocab_size, alpha=1.0)`, which counts how often each token
@@ -175,7 +175,7 @@ print(repr(tokenizer.chars[int(probs[q].argmax())]))
 # ```
 
 # %% [markdown]
-# ```{exercise} Sampling from a bigram table
+# ```{exercise} Sampling from a bigram table (medium)
 # :label: ex-01-sample-bigram
 #
 # Write `sample_bigram(probs, start, num_tokens, generator)`, which generates text from
@@ -222,62 +222,79 @@ print(tokenizer.decode(new_ids))
 # ```
 
 # %% [markdown]
-# ```{exercise} Vanishing and exploding gradients in an RNN (stretch)
-# :label: ex-01-rnn-gradients
+# ```{exercise} Interpolating a bigram with a unigram (stretch)
+# :label: ex-01-interpolation
 #
-# A recurrent network updates its hidden state with $h_s = \tanh(W h_{s-1} + U x_s)$.
-# You get its recurrent weights `W`, shape `(H, H)`, and its states `hs`, shape
-# `(T + 1, H)`, where `hs[0]` is the initial state and `hs[s]` is $h_s$. Write
-# `rnn_jacobian_norms(W, hs)`, which returns a tensor of shape `(T + 1,)` whose entry
-# `d` is the spectral norm $\lVert \partial h_T / \partial h_{T-d} \rVert_2$
-# (`torch.linalg.matrix_norm(J, ord=2)`), for $d = 0, \dots, T$. Use the chain rule:
-# $\partial h_T / \partial h_t = J_T J_{T-1} \cdots J_{t+1}$ with
-# $J_s = \partial h_s / \partial h_{s-1} = \mathrm{diag}(1 - h_s^2)\, W$. The cell then
-# compares a small and a large spectral radius of $W$.
+# Add-$\alpha$ smoothing is one cure for unseen pairs. Another *interpolates*: mix the
+# unsmoothed bigram table with the unigram distribution,
+#
+# $$
+# p_\lambda(j \mid i) = \lambda\, \frac{N_{ij}}{\sum_k N_{ik}} + (1 - \lambda)\,
+# \frac{N_j}{N},
+# $$
+#
+# where $N_j$ counts token $j$ among the $N$ training ids; both parts are counted on the
+# training ids. Write `interpolated_loss(train_ids, val_ids, vocab_size, lam)`, which
+# returns the cross-entropy (in nats, a float) of $p_\lambda$ on the pairs of
+# `val_ids`. Assume that every token occurs in `train_ids[:-1]`, so that every row of
+# the bigram table is defined. The cell then searches $\lambda$ on Shakespeare's
+# validation split and compares the best mixture with the chapter's add-one smoothing:
+# which cure works better here, and why can $\lambda$ not be 1?
 # ```
 
 # %% [markdown]
-# ```{solution-start} ex-01-rnn-gradients
+# ```{solution-start} ex-01-interpolation
 # :class: dropdown
 # ```
 
 # %% [markdown]
-# Walk back from $h_T$, multiplying one Jacobian per step onto the right of the product
-# so far. At distance 0 the product is the identity, whose norm is 1. A spectral radius
-# below 1 (with tanh's derivative at most 1) makes the norms fall exponentially; a large
-# one makes them grow.
+# Count the pairs and the single tokens of the training ids, mix the two distributions
+# row by row (the unigram is the same for every row), and average $-\log p_\lambda$
+# over the validation pairs. With $\lambda = 1$ the unseen pairs get probability 0 and
+# the loss is infinite; any $\lambda < 1$ gives every token at least $(1 - \lambda)
+# N_j / N$. Interpolation backs off to what is known about the next token alone, where
+# add-one smoothing gives every unseen pair the same small count, however rare its next
+# token is.
+#
+# On Shakespeare's characters add-one smoothing still wins, narrowly (the cell asserts
+# it). One $\lambda$ for every row is the weakness: a frequent character's row, counted
+# from tens of thousands of pairs, needs almost no smoothing, and a rare one's (`Z`,
+# `X`) needs a lot. Add-one smoothing adapts by itself, since $\alpha V$ is large next
+# to a small row total and negligible next to a large one; the better interpolated
+# models make $\lambda$ depend on the row's count {cite:p}`chen1999empirical`.
 
 
 # %%
-def rnn_jacobian_norms(W: torch.Tensor, hs: torch.Tensor) -> torch.Tensor:
-    """||dh_T / dh_{T-d}||_2 for d = 0 .. T, (T + 1,); W (H, H), hs (T + 1, H)."""
+def interpolated_loss(
+    train_ids: torch.Tensor, val_ids: torch.Tensor, vocab_size: int, lam: float
+) -> float:
+    """Validation cross-entropy of lam * bigram + (1 - lam) * unigram, in nats."""
     # BEGIN SOLUTION
-    J = torch.eye(len(W), dtype=W.dtype)
-    norms = [torch.linalg.matrix_norm(J, ord=2)]
-    for s in range(len(hs) - 1, 0, -1):
-        J = J @ (torch.diag(1 - hs[s] ** 2) @ W)
-        norms.append(torch.linalg.matrix_norm(J, ord=2))
-    return torch.stack(norms)
+    counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)
+    ones = torch.ones(len(train_ids) - 1, dtype=torch.float64)
+    counts.index_put_((train_ids[:-1], train_ids[1:]), ones, accumulate=True)
+    bigram = counts / counts.sum(dim=1, keepdim=True)  # (V, V)
+    unigram = torch.bincount(train_ids, minlength=vocab_size).double()
+    unigram = unigram / unigram.sum()  # (V,)
+    probs = lam * bigram + (1 - lam) * unigram[None, :]
+    return -probs[val_ids[:-1], val_ids[1:]].log().mean().item()
     # END SOLUTION
 
 
-check.rnn_jacobian_norms(rnn_jacobian_norms)
+check.interpolated_loss(interpolated_loss)
 
-g = torch.Generator().manual_seed(0)
-W_direction = torch.randn(16, 16, generator=g, dtype=torch.float64)
-W_direction /= torch.linalg.eigvals(W_direction).abs().max()  # spectral radius 1
-inputs = torch.randn(
-    40, 16, generator=g, dtype=torch.float64
-)  # U x_s, already multiplied
-for rho in (0.5, 3.0):
-    W = rho * W_direction
-    hs = [torch.zeros(16, dtype=torch.float64)]
-    for x in inputs:
-        hs.append(torch.tanh(W @ hs[-1] + x))
-    norms = rnn_jacobian_norms(W, torch.stack(hs))
-    at_1, at_40 = (math.log10(norms[d]) for d in (1, 40))
-    norms = f"norm at distance 1: 10^{at_1:.1f}, at 40: 10^{at_40:.1f}"
-    print(f"spectral radius {rho}: {norms}")
+V = tokenizer.vocab_size
+lams = [0.9, 0.95, 0.98, 0.99, 0.995, 0.999]
+losses = {lam: interpolated_loss(train, val, V, lam) for lam in lams}
+best = min(losses, key=losses.get)
+add_one = CountBigramModel.from_ids(train, V, alpha=1.0)
+_, add_one_loss = add_one(val[None, :-1], val[None, 1:])
+for lam, loss in losses.items():
+    print(f"lambda = {lam:5}: validation H = {loss:.4f}")
+print(
+    f"best lambda {best}: {losses[best]:.4f}; add-one smoothing: {add_one_loss:.4f}"
+)
+assert add_one_loss < losses[best]  # add-one smoothing wins here
 
 # %% [markdown]
 # ```{solution-end}

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 1: what a language model is."""
+"""Checks for the exercises of chapter 1: language models by counting."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ __all__ = [
     "perplexity",
     "bigram_probs",
     "sample_bigram",
-    "rnn_jacobian_norms",
+    "interpolated_loss",
 ]
 
 
@@ -250,76 +250,65 @@ def sample_bigram(fn) -> None:
             c.that(False, f"{message}\nHint: {hint}")
 
 
-def _rnn_norms(W: torch.Tensor, hs: torch.Tensor, *, variant: str = "") -> torch.Tensor:
-    """``||dh_T / dh_{T-d}||`` for d = 0 .. T; ``variant`` reproduces a usual mistake."""
-    J = torch.eye(len(W), dtype=torch.float64)
-    W = W.double()
-    hs = hs.double()
-    norms = [torch.linalg.matrix_norm(J, ord="fro" if variant == "fro" else 2)]
-    for s in range(len(hs) - 1, 0, -1):
-        h = hs[s - 1] if variant == "previous state" else hs[s]
-        factor = W if variant == "no tanh" else torch.diag(1 - h**2) @ W
-        J = factor @ J if variant == "order" else J @ factor
-        norms.append(torch.linalg.matrix_norm(J, ord="fro" if variant == "fro" else 2))
-    return torch.stack(norms)
+def _interpolated(train: torch.Tensor, val: torch.Tensor, V: int, lam: float, *, variant=""):
+    """Validation cross-entropy of ``lam * p(j | i) + (1 - lam) * p(j)``, both counted on
+    ``train`` without smoothing; ``variant`` reproduces a usual mistake."""
+    counts = pair_counts(train, V).double()
+    bigram = counts / counts.sum(dim=1, keepdim=True)  # (V, V)
+    unigram = torch.bincount(val if variant == "val unigram" else train, minlength=V).double()
+    unigram = unigram / unigram.sum()  # (V,)
+    if variant == "swapped":
+        lam = 1 - lam
+    probs = lam * bigram + (1 - lam) * unigram[None, :]
+    log_p = probs[val[:-1], val[1:]].log()
+    if variant == "log2":
+        return (-log_p / math.log(2)).mean().item()
+    if variant == "sum":
+        return (-log_p.sum()).item()
+    return (-log_p.mean()).item()
 
 
-def _rnn_case(hidden: int, steps: int, rho: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random tanh RNN: ``(W, hs)`` with ``W`` of spectral radius ``rho``, shape ``(H, H)``,
-    and its states ``hs`` of shape ``(steps + 1, H)``, ``hs[0] = 0`` and
-    ``hs[s] = tanh(W hs[s - 1] + U x_s)`` for random ``U`` and inputs ``x_s``."""
-    g = torch.Generator().manual_seed(seed)
-    W = torch.randn(hidden, hidden, generator=g, dtype=torch.float64)
-    W *= rho / torch.linalg.eigvals(W).abs().max()
-    U = torch.randn(hidden, 3, generator=g, dtype=torch.float64) / math.sqrt(3)
-    hs = [torch.zeros(hidden, dtype=torch.float64)]
-    for x in torch.randn(steps, 3, generator=g, dtype=torch.float64):
-        hs.append(torch.tanh(W @ hs[-1] + U @ x))
-    return W, torch.stack(hs)
+def _interpolation_cases() -> list[tuple[torch.Tensor, torch.Tensor, int, float]]:
+    g = torch.Generator().manual_seed(1)
+    return [
+        (torch.tensor([0, 1, 0, 1, 1, 2, 0]), torch.tensor([1, 0, 2, 2, 1]), 3, 0.5),
+        (torch.tensor([0, 1, 2, 3, 0, 2, 1, 3, 0]), torch.tensor([3, 3, 1, 0, 2]), 4, 0.9),
+        (torch.randint(5, (400,), generator=g), torch.randint(5, (60,), generator=g), 5, 0.7),
+    ]
 
 
-def rnn_jacobian_norms(fn) -> None:
-    """Exercise: how the gradient of a tanh RNN's last state shrinks or grows with distance.
+def interpolated_loss(fn) -> None:
+    """Exercise: the held-out loss of a bigram model interpolated with a unigram model.
 
-    ``fn(W: Tensor (H, H), hs: Tensor (T + 1, H)) -> Tensor (T + 1,)`` with
-    ``norms[d] = ||dh_T / dh_{T - d}||_2`` (spectral norm), ``norms[0] = 1``.
+    ``fn(train_ids: Tensor (N,), val_ids: Tensor (M,), vocab_size: int, lam: float) ->
+    float``: the mean of ``-log(lam * p(j | i) + (1 - lam) * p(j))`` over the pairs of
+    ``val_ids``, with both distributions counted on ``train_ids`` (no smoothing).
     """
     __tracebackhide__ = True
-    with checking("rnn_jacobian_norms", fn) as c:
-        for hidden, steps, rho, seed in ((3, 4, 0.9, 0), (5, 12, 0.5, 1), (6, 15, 3.0, 2)):
-            W, hs = _rnn_case(hidden, steps, rho, seed)
-            got = c.call(W.clone(), hs.clone())
+    with checking("interpolated_loss", fn) as c:
+        for train, val, V, lam in _interpolation_cases():
+            got = c.call(train.clone(), val.clone(), V, lam)
+            wrong = {
+                v: _interpolated(train, val, V, lam, variant=v)
+                for v in ("swapped", "val unigram", "log2", "sum")
+            }
             c.close(
                 got,
-                _rnn_norms(W, hs),
-                f"rnn_jacobian_norms(W of spectral radius {rho} ({hidden}x{hidden}), "
-                f"hs of shape {tuple(hs.shape)})",
+                _interpolated(train, val, V, lam),
+                f"interpolated_loss({_short_ids(train)}, {_short_ids(val)}, vocab_size={V}, "
+                f"lam={lam})",
                 rtol=1e-6,
                 hints={
-                    "norms[0] is distance 0, the Jacobian of h_T with respect to itself (the "
-                    "identity, norm 1): return T + 1 norms.": (lambda g, T=steps: len(g) == T),
-                    "the tanh derivative is missing: each step's Jacobian is "
-                    "diag(1 - h_s ** 2) @ W, not W alone.": (
-                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="no tanh"))(g)
+                    "lam weighs the bigram, 1 - lam the unigram: the two are swapped.": (
+                        same_as(wrong["swapped"])
                     ),
-                    "off by one: the Jacobian of h_s = tanh(W h_{s-1} + U x_s) with respect to "
-                    "h_{s-1} is diag(1 - h_s ** 2) @ W, with the new state h_s = hs[s], not "
-                    "hs[s - 1].": (
-                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="previous state"))(
-                            g
-                        )
-                    ),
-                    "the factors are multiplied in the wrong order: dh_T/dh_t = J_T @ J_{T-1} "
-                    "@ ... @ J_{t+1}, so going back in time, each new factor goes on the right.": (
-                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="order"))(g)
-                    ),
-                    "that is the Frobenius norm; use the spectral norm, "
-                    "torch.linalg.matrix_norm(J, ord=2).": (
-                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs, variant="fro"))(g)
-                    ),
-                    "the norms are in reverse order: norms[d] is for distance d back from the "
-                    "last state, so norms[0] = 1.": (
-                        lambda g, W=W, hs=hs: same_as(_rnn_norms(W, hs).flip(0))(g)
+                    "the unigram probabilities are counted on the validation ids; count them "
+                    "on the training ids, like the bigram table: the model may not peek at "
+                    "the text it is measured on.": same_as(wrong["val unigram"]),
+                    "that is in bits (log base 2); the course measures in nats, natural "
+                    "logarithms.": same_as(wrong["log2"]),
+                    "that is the sum over the pairs; the cross-entropy is their mean.": (
+                        same_as(wrong["sum"])
                     ),
                 },
             )
