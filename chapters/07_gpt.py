@@ -697,8 +697,9 @@ print("GPT -> GPT2LMHeadModel: logits agree within 1e-5")
 # ## Does it learn?
 #
 # A GPT trains as every model of the course trains, with the loop of
-# {doc}`chapter 2 <../chapters/02_neural_language_models>` (`gptcourse.training.train`). A
-# 4-layer model, 64 wide, with a context of 64 characters, for 300 steps:
+# {doc}`chapter 2 <../chapters/02_neural_language_models>`
+# (`gptcourse.training.train`). A 4-layer model, 64 wide, with a context of 64
+# characters, for 300 steps:
 
 # %%
 torch.manual_seed(0)

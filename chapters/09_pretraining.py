@@ -275,10 +275,10 @@ print(
 )
 
 # %% [markdown]
-# {numref}`fig-lr-schedule` draws it. Exercise 9-1 asks you to write the schedule and
-# compare it with this one at every step.
+# {numref}`fig-lr-schedule-run` draws it. Exercise 9-1 asks you to write the schedule
+# and compare it with this one at every step.
 
-# %% mystnb={"figure": {"caption": "The learning rate of every step of this chapter's run: a linear warmup over the first 50 steps to the peak, then half a cosine down to a tenth of it at step 500.", "name": "fig-lr-schedule"}, "image": {"alt": "A line chart of the learning rate against the step, 0 to 500. It rises in a straight line from almost 0 to 0.002 at step 50 (a shaded band), then falls along a smooth S-shaped curve, steeply in the middle, to 0.0002 at step 500."}}
+# %% mystnb={"figure": {"caption": "The learning rate of every step of this chapter's run: a linear warmup over the first 50 steps to the peak, then half a cosine down to a tenth of it at step 500.", "name": "fig-lr-schedule-run"}, "image": {"alt": "A line chart of the learning rate against the step, 0 to 500. It rises in a straight line from almost 0 to 0.002 at step 50 (a shaded band), then falls along a smooth S-shaped curve, steeply in the middle, to 0.0002 at step 500."}}
 plotting.use_style()
 fig, ax = plt.subplots(figsize=(7.5, 2.8))
 ax.plot(range(S), lrs)
