@@ -45,6 +45,7 @@ from gptcourse import batches, bpe, data, gpt2_tokenizer, plotting
 from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
 from gptcourse.glue import glue
+from gptcourse.words import unknown_word_rate
 
 text = data.load_text("tinyshakespeare")
 # the course's one split: the last 10 % of the characters is held out
@@ -196,6 +197,8 @@ train_vocab = set(words_of(train_text))
 val_words = words_of(val_text)
 unknown = [w for w in val_words if w not in train_vocab]
 unknown_share = glue("unknown_share", f"{len(unknown) / len(val_words):.1%}")
+# The same count as the package's, which chapter 1 uses: one definition for the course.
+assert len(unknown) / len(val_words) == unknown_word_rate(train_text, val_text)
 print(f"word vocabulary from the training text: {len(train_vocab):,} words")
 print(
     f"held-out words it cannot write: {len(unknown):,} of {len(val_words):,} "
