@@ -297,7 +297,10 @@ def fresh(steps: int):
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.3, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     g = torch.Generator().manual_seed(0)
-    next_batch = lambda: get_batch(train, batch_size=32, block_size=128, generator=g)  # noqa: E731
+
+    def next_batch() -> tuple[torch.Tensor, torch.Tensor]:
+        return get_batch(train, batch_size=32, block_size=128, generator=g)
+
     return model, optimizer, schedule, next_batch
 
 

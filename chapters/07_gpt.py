@@ -320,7 +320,8 @@ for (y0, *_), (y1, *_) in zip(parts[:-1], parts[1:], strict=True):
 for y_from, y_to in ((2.2, 5.0), (5.6, 8.3)):  # the residual paths around each branch
     ax.plot([0.5, 0.9, 0.9], [y_from, y_from, y_to], color="black", lw=1)
     ax.annotate("", (0.53, y_to), (0.9, y_to), arrowprops=dict(arrowstyle="->", lw=1))
-ax.add_patch(plt.Rectangle((0.05, 2.1), 0.9, 6.8, fill=False, ls="--", lw=1, ec="gray"))
+frame = plt.Rectangle((0.05, 2.1), 0.9, 6.8, fill=False, ls="--", lw=1, ec="gray")
+ax.add_patch(frame)
 ax.text(0.07, 8.8, "× n_layer blocks", color="dimgray", va="top")
 ax.text(0.91, 3.6, "residual", rotation=90, va="center", color="dimgray")
 ax.plot([0.06, 0.06], [1.3, 10.8], color="steelblue", ls=":", lw=1.2)
