@@ -57,7 +57,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -818,11 +818,16 @@ def references_markdown(context: Context) -> str:
     return "## References\n\n" + "\n".join(lines)
 
 
+@cache
 def _latex_to_text(value: str) -> str:
     """A BibTeX field as text: braces dropped, accents and dashes as characters."""
+    from pybtex.backends.plaintext import Backend
     from pybtex.richtext import Text
 
-    return Text.from_latex(value).render_as("text")
+    # Text.render_as("text") looks the backend up among every installed package's entry
+    # points on each call (a tenth of a second each, minutes over the book); the plain
+    # text backend is the one it finds.
+    return Text.from_latex(value).render(Backend())
 
 
 __all__ = [
