@@ -38,7 +38,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from gptcourse.attention import causal_mask
 from gptcourse.model import GPT
 from gptcourse.optim import configure_adamw
 from gptcourse.precision import Precision
@@ -73,34 +72,11 @@ def hidden_states(
 ) -> torch.Tensor:
     """The GPT's output before its language-model head: ``(B, T)`` -> ``(B, T, C)``.
 
-    What :meth:`GPT.forward <gptcourse.model.GPT.forward>` computes up to the final layer
-    norm: a padding position is never attended to, and positions count the real tokens
-    only, so that a text gets the same outputs with any amount of padding on either side.
+    :meth:`GPT.hidden_states <gptcourse.model.GPT.hidden_states>`, as a function: a padding
+    position is never attended to, and positions count the real tokens only, so that a
+    text gets the same outputs with any amount of padding on either side.
     """
-    B, T = idx.shape
-    if T > gpt.block_size:
-        raise ValueError(f"a sequence of {T} tokens is longer than block_size={gpt.block_size}")
-    if attention_mask is None:
-        positions = torch.arange(T, device=idx.device)  # (T,)
-        mask = None
-    else:
-        if attention_mask.shape != idx.shape:
-            raise ValueError(
-                f"attention_mask must have the shape of idx, {tuple(idx.shape)}, got "
-                f"{tuple(attention_mask.shape)}"
-            )
-        real = attention_mask.bool()
-        positions = (real.long().cumsum(-1) - 1).clamp(min=0)  # (B, T): real tokens before
-        causal = causal_mask(T, device=idx.device)  # (T, T)
-        itself = torch.eye(T, dtype=torch.bool, device=idx.device)  # no row left empty
-        mask = (real[:, None, None, :] & causal) | itself  # (B, 1, T, T)
-    x = gpt.token_embedding(idx)  # (B, T, C)
-    if gpt.position_embedding is not None:
-        x = x + gpt.position_embedding(positions)
-    x = gpt.dropout(x)
-    for block in gpt.blocks:
-        x = block(x, mask, positions=positions)
-    return gpt.ln_f(x)  # (B, T, C)
+    return gpt.hidden_states(idx, attention_mask=attention_mask)
 
 
 class GPTClassifier(nn.Module):

@@ -330,6 +330,54 @@ class GPT(nn.Module):
             nats over the positions that count, or ``None`` without ``targets``.
         """
         config = self.config
+        past, attention_mask, positions = self._check_inputs(
+            idx, cache, attention_mask, position_ids
+        )
+        if last_only and targets is not None:
+            raise ValueError("last_only=True computes no loss: pass targets=None")
+        x = self._hidden(idx, past, cache, attention_mask, positions)  # (B, T, C)
+        if last_only:
+            x = x[:, -1:]  # (B, 1, C): generation needs the last position only
+        logits = self.lm_head(x)  # (B, T, V)
+        if targets is None:
+            return logits, None
+        check_token_ids("targets", targets, config.vocab_size, dims=(2,), ignore_index=-100)
+        if targets.shape != idx.shape:
+            raise ValueError(
+                f"targets must have the shape of idx, {tuple(idx.shape)}, "
+                f"got {tuple(targets.shape)}"
+            )
+        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-100)
+        return logits, loss
+
+    def hidden_states(
+        self,
+        idx: torch.Tensor,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The model's output before its language-model head: ``(B, T)`` -> ``(B, T, C)``.
+
+        What :meth:`forward` computes up to and including the final layer norm, with the
+        same ``attention_mask`` and ``position_ids``: a padding position is never attended
+        to, and positions count the real tokens only, so that a text gets the same outputs
+        with any amount of padding on either side. ``self.lm_head`` of the result is
+        ``forward``'s logits. A classifier puts its own head on these
+        (:class:`gptcourse.finetune.GPTClassifier`); sentence similarity averages them.
+        """
+        _, attention_mask, positions = self._check_inputs(idx, None, attention_mask, position_ids)
+        return self._hidden(idx, 0, None, attention_mask, positions)
+
+    def _check_inputs(
+        self,
+        idx: torch.Tensor,
+        cache: list[KVCache] | None,
+        attention_mask: torch.Tensor | None,
+        position_ids: torch.Tensor | None,
+    ) -> tuple[int, torch.Tensor | None, torch.Tensor]:
+        """Check :meth:`forward`'s inputs: the cached length, the bool mask, the positions."""
+        config = self.config
         check_token_ids("idx", idx, config.vocab_size, dims=(2,))
         B, T = idx.shape
         past = self._cached_length(cache)
@@ -343,19 +391,7 @@ class GPT(nn.Module):
         if attention_mask is not None:
             attention_mask = self._check_attention_mask(attention_mask, B, past + T)
         positions = self._positions(position_ids, attention_mask, B, T, past, idx.device)
-        if last_only and targets is not None:
-            raise ValueError("last_only=True computes no loss: pass targets=None")
-        logits = self._logits(idx, past, cache, attention_mask, positions, last_only)
-        if targets is None:
-            return logits, None
-        check_token_ids("targets", targets, config.vocab_size, dims=(2,), ignore_index=-100)
-        if targets.shape != idx.shape:
-            raise ValueError(
-                f"targets must have the shape of idx, {tuple(idx.shape)}, "
-                f"got {tuple(targets.shape)}"
-            )
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-100)
-        return logits, loss
+        return past, attention_mask, positions
 
     def decode(
         self,
@@ -374,18 +410,18 @@ class GPT(nn.Module):
         past = cache[0].length
         mask = None if attention_mask is None else attention_mask.bool()
         positions = self._positions(None, mask, idx.shape[0], idx.shape[1], past, idx.device)
-        return self._logits(idx, past, cache, mask, positions, last_only=True)[:, -1]
+        x = self._hidden(idx, past, cache, mask, positions)  # (B, T, C)
+        return self.lm_head(x[:, -1])  # (B, V)
 
-    def _logits(
+    def _hidden(
         self,
         idx: torch.Tensor,
         past: int,
         cache: list[KVCache] | None,
         attention_mask: torch.Tensor | None,
         positions: torch.Tensor,
-        last_only: bool,
     ) -> torch.Tensor:
-        """The model itself, on checked inputs: ``(B, T)`` ids -> ``(B, T, V)`` logits."""
+        """The model itself, on checked inputs: ``(B, T)`` ids -> ``(B, T, C)`` after ``ln_f``."""
         T = idx.shape[1]
         x = self.token_embedding(idx)  # (B, T, C)
         if self.position_embedding is not None:
@@ -395,10 +431,7 @@ class GPT(nn.Module):
         for i, block in enumerate(self.blocks):
             layer_cache = None if cache is None else cache[i]
             x = block(x, mask, positions=positions, cache=layer_cache)  # (B, T, C)
-        x = self.ln_f(x)
-        if last_only:
-            x = x[:, -1:]  # (B, 1, C): generation needs the last position only
-        return self.lm_head(x)  # (B, T, V)
+        return self.ln_f(x)  # (B, T, C)
 
     def _cached_length(self, cache: list[KVCache] | None) -> int:
         if cache is None:

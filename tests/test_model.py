@@ -193,6 +193,25 @@ def test_forward_is_the_embeddings_blocks_final_norm_and_tied_head():
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_hidden_states_are_forward_before_the_head_with_any_padding(positions):
+    """lm_head(hidden_states) is forward's logits, and padding on either side changes
+    neither a text's hidden states nor which positions they are computed at."""
+    model = _model(positions=positions)
+    x = _ids(2, 7)
+    h = model.hidden_states(x)  # (B, T, C)
+    assert h.shape == (2, 7, model.config.n_embd)
+    assert torch.equal(model.lm_head(h), model(x)[0])
+    pad = torch.zeros(2, 3, dtype=torch.long)
+    ones, zeros = torch.ones_like(x), torch.zeros_like(pad)
+    right = model.hidden_states(torch.cat([x, pad], 1), attention_mask=torch.cat([ones, zeros], 1))
+    left = model.hidden_states(torch.cat([pad, x], 1), attention_mask=torch.cat([zeros, ones], 1))
+    torch.testing.assert_close(right[:, :7], h, **_TIGHT)
+    torch.testing.assert_close(left[:, 3:], h, **_TIGHT)
+    with pytest.raises(ValueError, match="block_size=16"):
+        model.hidden_states(_ids(1, 17))
+
+
 def test_post_norm_blocks_normalise_after_each_residual_addition():
     model = _model(norm_first=False)
     assert isinstance(model.ln_f, torch.nn.Identity)
