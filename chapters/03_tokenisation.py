@@ -32,7 +32,6 @@
 # ```
 
 # %%
-import re
 import time
 from collections import Counter
 
@@ -46,6 +45,7 @@ from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
 from gptcourse.glue import glue
 from gptcourse.words import unknown_word_rate
+from gptcourse.words import words as words_of  # chapter 1's words
 
 text = data.load_text("tinyshakespeare")
 # the course's one split: the last 10 % of the characters is held out
@@ -83,11 +83,6 @@ print(f"{len(train_text):,} to learn from, {len(val_text):,} held out")
 
 
 # %%
-def words_of(s: str) -> list[str]:
-    """Chapter 1's words: runs of letters and apostrophes, lower-cased."""
-    return re.findall(r"[a-z']+", s.lower())
-
-
 chars = CharTokenizer.from_text(text)
 char_ids = chars.encode(text)
 words = words_of(text)

@@ -733,8 +733,8 @@ print(tokenizer.decode(out[0].tolist()))
 
 # %% [markdown]
 # Three hundred steps on a CPU give names in capitals, line breaks and word-like
-# strings. Chapter 8 studies how the next token is chosen, and chapter 9 trains for
-# real, on a GPU.
+# strings. {doc}`Chapter 8 <../chapters/08_generation>` studies how the next token is
+# chosen, and {doc}`chapter 9 <../chapters/09_pretraining>` trains for real, on a GPU.
 #
 # ## Summary
 #

@@ -53,12 +53,12 @@ from gptcourse.training import estimate_loss, train
 # ## Where does a model to sample from come from?
 #
 # Generation needs a model that has learnt something. The GPT of
-# chapter 7 (`gptcourse.model.GPT`), at the size
+# {doc}`chapter 7 <../chapters/07_gpt>` (`gptcourse.model.GPT`), at the size
 # `gpt-nano` (3 layers, 3 heads, width 48), trained for a few hundred steps on Tiny
 # Shakespeare with the training loop of
 # {doc}`chapter 1 <../chapters/01_language_models>` (`gptcourse.training.train`), is
 # enough to have learnt how a play looks: speakers' names in capitals, line breaks,
-# short words. Chapter 9 trains for real.
+# short words. {doc}`Chapter 9 <../chapters/09_pretraining>` trains for real.
 #
 # Training adds up rounding differences, and they are not the same on every machine
 # (processors round sums in different orders), so the trained weights differ a little
@@ -94,14 +94,16 @@ history = train(
 )
 model = model.double().eval()  # float64 from here on
 val_loss = estimate_loss(model, val_ids, batch_size=32, block_size=64, num_batches=8)
-assert val_loss < 2.7  # a uniform guess over 65 characters: ln 65 = 4.17
+uniform = math.log(tokenizer.vocab_size)  # a uniform guess over 65 characters
+assert val_loss < 2.7 < uniform
+glue("uniform_loss", f"{uniform:.2f}", display=False)
 print(f"{model.num_params():,} parameters, {STEPS} steps of 16 x 64 characters")
 print(f"validation loss {glue('val_loss', f'{val_loss:.2f}')} nats per character")
 
 # %% [markdown]
-# A validation loss of {glue:text}`val_loss` nats per character, against 4.17 for a
-# uniform guess: far from good (chapter 9 trains for
-# much longer), but enough to write something that looks like a play.
+# A validation loss of {glue:text}`val_loss` nats per character, against
+# {glue:text}`uniform_loss` ($\ln 65$) for a uniform guess: far from good (chapter 9
+# trains for much longer), but enough to write something that looks like a play.
 
 # %% [markdown]
 # ## How does a model that predicts one token write a text?
@@ -325,12 +327,12 @@ for name, texts in samples.items():
 # %% [markdown]
 # ## How do we do the same with transformers?
 #
-# `GPT.to_transformers` copies our weights into transformers' GPT-2 class (chapter 7
-# proves that the two compute the same logits), whose
-# {py:meth}`~transformers.GenerationMixin.generate` method implements every strategy
-# above. Greedy decoding is its default: it must give exactly our tokens. It reads at
-# most the model's `n_positions` tokens (our `block_size`) and does not slide a window
-# past them, so we compare up to the context's end.
+# `GPT.to_transformers` copies our weights into transformers' GPT-2 class
+# ({doc}`chapter 7 <../chapters/07_gpt>` proves that the two compute the same logits),
+# whose {py:meth}`~transformers.GenerationMixin.generate` method implements every
+# strategy above. Greedy decoding is its default: it must give exactly our tokens. It
+# reads at most the model's `n_positions` tokens (our `block_size`) and does not slide
+# a window past them, so we compare up to the context's end.
 
 # %%
 hf_model = model.to_transformers().eval()
