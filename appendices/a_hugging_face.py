@@ -110,7 +110,9 @@ n_seen = glue("n_seen", f"{seen:,}")
 
 # %%
 assert result.val_loss < 2.8
+assert seen < len(train_text)
 print("validation loss below 2.8 nats a character")
+print("characters seen in training: fewer than the training text holds")
 
 # %% [markdown]
 # ## How does a model of your own become a Hugging Face model?
@@ -228,8 +230,9 @@ print(f"pipeline and generate(temperature=0): the same {len(course_ids)} tokens"
 #   label whose first token is more probable wins. *Fine-tuning:* a
 #   {term}`classification head` on the last token
 #   ({doc}`chapter 10 <../chapters/10_fine_tuning>`). *Scale:* fine-tuning works at
-#   any size; few-shot prompting needs billions of parameters
-#   {cite:p}`brown2020language`, as the next section measures.
+#   any size; few-shot prompting improves steeply with size and approaches fine-tuned
+#   models only at the largest, on some tasks {cite:p}`brown2020language`, as the next
+#   section measures at the small end.
 # - **Sentiment.** *Prompt:* `Review: ... Sentiment:`, then compare `positive` and
 #   `negative`. *Fine-tuning:* a head on the last token; GPT-1 reached 91.3% on SST-2
 #   {cite:p}`radford2018improving`. *Scale:* as classification.
