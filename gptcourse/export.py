@@ -9,8 +9,9 @@ into one folder, the way ``save_pretrained`` does for any model on the Hugging F
     tokenizer = transformers.AutoTokenizer.from_pretrained("my-gpt")
 
 The model goes across through :mod:`gptcourse.gpt2_weights` (the same weights under
-GPT-2's names); the tokenizer is rebuilt in Hugging Face's ``tokenizers`` library by
-:func:`to_hf_tokenizer`, with the same ids for every text. Nothing is downloaded.
+GPT-2's names, with zero biases where the model has none, :func:`with_biases`); the
+tokenizer is rebuilt in Hugging Face's ``tokenizers`` library by :func:`to_hf_tokenizer`,
+with the same ids for every text. Nothing is downloaded.
 
 transformers and tokenizers are optional dependencies (``pip install gptcourse[interop]``),
 imported when a function here is called.
@@ -18,8 +19,11 @@ imported when a function here is called.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
@@ -28,7 +32,7 @@ from gptcourse.model import GPT
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
 
-__all__ = ["to_hf_tokenizer", "save_pretrained"]
+__all__ = ["to_hf_tokenizer", "with_biases", "save_pretrained"]
 
 _INSTALL = "pip install gptcourse[interop]"
 
@@ -110,6 +114,28 @@ def to_hf_tokenizer(tokenizer: CharTokenizer | BPETokenizer) -> PreTrainedTokeni
     )
 
 
+def with_biases(model: GPT) -> GPT:
+    """``model`` itself if it has biases; otherwise a copy with zero biases, the same function.
+
+    GPT-2 has a bias in every linear layer and layer norm. A GPT built with ``bias=False``
+    (nanoGPT's choice, and the course's character-level runs') computes exactly what the
+    same GPT with every bias zero computes, which GPT-2 can express.
+    """
+    if model.config.bias:
+        return model
+    copy = GPT(dataclasses.replace(model.config, bias=True))
+    copy.to(model.token_embedding.weight.device, model.token_embedding.weight.dtype)
+    missing, unexpected = copy.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not name.endswith(".bias") for name in missing):
+        raise ValueError(
+            f"cannot add biases to this GPT: missing {missing}, unexpected {unexpected}"
+        )
+    with torch.no_grad():
+        for name in missing:
+            copy.get_parameter(name).zero_()
+    return copy.train(model.training)
+
+
 def save_pretrained(model: GPT, tokenizer: CharTokenizer | BPETokenizer, path: str | Path) -> Path:
     """Write ``model`` and ``tokenizer`` into the folder ``path``, in transformers' format.
 
@@ -120,7 +146,8 @@ def save_pretrained(model: GPT, tokenizer: CharTokenizer | BPETokenizer, path: s
     :func:`gptcourse.generation.generate` with ``temperature=0``.
 
     Args:
-        model: the GPT (learned positions, biases, pre-LN: what GPT-2 can express).
+        model: the GPT (learned positions, pre-LN: what GPT-2 can express; a model
+            without biases is saved with zero biases, see :func:`with_biases`).
         tokenizer: the tokenizer that made the model's token ids.
         path: the folder; created if missing, its files of the same names overwritten.
 
@@ -141,7 +168,7 @@ def save_pretrained(model: GPT, tokenizer: CharTokenizer | BPETokenizer, path: s
             f"vocab_size={model.vocab_size}: save the tokenizer that the model was trained with"
         )
     eos = hf_tokenizer.eos_token_id
-    hf_model = model.to_transformers(bos_token_id=eos, eos_token_id=eos).eval()
+    hf_model = with_biases(model).to_transformers(bos_token_id=eos, eos_token_id=eos).eval()
     hf_model.generation_config.pad_token_id = eos
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,14 @@ gives the course's ids, and greedy generation gives the course's tokens."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
 from gptcourse.bpe import BPETokenizer
 from gptcourse.char_tokenizer import CharTokenizer
-from gptcourse.export import save_pretrained, to_hf_tokenizer
+from gptcourse.export import save_pretrained, to_hf_tokenizer, with_biases
 from gptcourse.generation import generate
 from gptcourse.model import GPT, GPTConfig
 
@@ -83,3 +85,26 @@ def test_save_pretrained_refuses_a_tokenizer_of_another_vocabulary(tmp_path):
         to_hf_tokenizer({"a": 0})
     with pytest.raises(TypeError, match="must be a gptcourse GPT, got Linear"):
         save_pretrained(torch.nn.Linear(2, 2), tok, tmp_path)
+
+
+def test_a_model_without_biases_exports_with_zero_biases_and_the_same_tokens(tmp_path):
+    tok = CharTokenizer.from_text(TEXT)
+    torch.manual_seed(0)
+    config = GPTConfig.from_preset("gpt-nano", vocab_size=tok.vocab_size, block_size=32)
+    model = GPT(dataclasses.replace(config, bias=False)).eval()  # nanoGPT's choice
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(5.0)
+    biased = with_biases(model)
+    assert biased.config.bias and with_biases(biased) is biased
+    ids = torch.tensor([tok.encode("Before we proceed")])
+    torch.testing.assert_close(biased(ids)[0], model(ids)[0])
+    save_pretrained(model, tok, tmp_path)
+    hf_model = transformers.AutoModelForCausalLM.from_pretrained(tmp_path)
+    ours = generate(model, ids, 15, temperature=0)
+    with torch.no_grad():
+        theirs = hf_model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=15, do_sample=False
+        )
+    assert theirs.tolist() == ours.tolist()
+    assert all(b.abs().max() == 0 for n, b in hf_model.named_parameters() if n.endswith("bias"))
