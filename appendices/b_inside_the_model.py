@@ -310,7 +310,7 @@ glue("median_rise", f"{rise.median():.3f}")
 assert rise.min() > 0 and rise.max() > 0.03
 print("every head's removal raises the loss; the largest rise is above 0.03 nats")
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Each head's previous-token score (across) against the rise in validation loss when it alone is removed (up). Every head costs something; the scores do not predict which heads cost most.", "name": "fig-head-ablation"}, "image": {"alt": "A scatter plot of 12 points labelled by block and head. The horizontal axis is the previous-token score, from about 0.05 to 0.13, with a dotted line at the even spread; the vertical axis the loss rise in nats, from about 0.01 to 0.07. The points are scattered: a high score does not go with a high rise."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Each head's previous-token score (across) against the rise in validation loss when it alone is removed (up); a point's label is block.head. Every head costs something; the scores do not predict which heads cost most.", "name": "fig-head-ablation"}, "image": {"alt": "A scatter plot of 12 points labelled by block and head. The horizontal axis is the previous-token score, from about 0.05 to 0.13, with a dotted line at the even spread; the vertical axis the loss rise in nats, from about 0.01 to 0.07. The points are scattered: a high score does not go with a high rise."}}
 fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
 ax.scatter(prev.flatten(), rise.flatten())
 for layer in range(L):
@@ -474,7 +474,7 @@ print("the GPT beats the baseline by more than 0.05 nats per pixel")
 # draws when asked for each digit: the prompt is the class token alone, and 64 pixels
 # are sampled one at a time with chapter 8's `gptcourse.generation.generate`.
 
-# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top row: one real validation image of each digit, 0 to 9. Rows below: images the digit GPT sampled, pixel by pixel, from the class token of each column's digit alone. Most samples are recognisable as their digit; some are broken or smudged, as a small model trained for seconds draws them.", "name": "fig-digit-samples"}, "image": {"alt": "A grid of 4 rows by 10 columns of small 8 by 8 greyscale images of handwritten digits, with a colour bar for pixel intensity from 0 to 16. The top row holds real digits 0 to 9; the three rows below hold generated digits in the same column order, mostly legible, some with gaps or stray pixels."}}
+# %% tags=["hide-input"] mystnb={"figure": {"caption": "Top row: one real validation image of each digit, 0 to 9. Rows below: images the digit GPT sampled, pixel by pixel, from the class token of each column's digit alone. Many samples are recognisable as their digit; others are smudged or broken, as a small model trained for seconds draws them.", "name": "fig-digit-samples"}, "image": {"alt": "A grid of 4 rows by 10 columns of small 8 by 8 greyscale images of handwritten digits, with a colour bar for pixel intensity from 0 to 16. The top row holds real digits 0 to 9; the three rows below hold generated digits in the same column order, many legible, others smudged, with gaps or stray pixels."}}
 prompt = (torch.arange(10).repeat(3) + LEVELS)[:, None]  # (30, 1): each digit 3 times
 samples = generate(digit_model, prompt, 64, generator=torch.Generator().manual_seed(0))
 drawn = samples[:, 1:].clamp(
@@ -486,6 +486,7 @@ for ax, image in zip(axes.flat, torch.cat([real, drawn]), strict=True):
     shown_image = ax.imshow(image.view(8, 8), cmap="gray_r", vmin=0, vmax=16)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.spines[:].set_visible(False)
 for digit in range(10):
     axes[0, digit].set_title(str(digit))
 axes[0, 0].set_ylabel("real")
