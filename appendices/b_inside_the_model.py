@@ -118,7 +118,8 @@ assert torch.all(maps.triu(1) == 0)  # and nothing after the query: causal
 print("every row sums to 1, and no query looks ahead")
 
 # %% [markdown]
-# {numref}`fig-head-maps` draws the twelve maps on that line.
+# {numref}`fig-head-maps` draws the twelve maps on the opening line of Richard
+# III.
 
 # %% tags=["hide-input"] mystnb={"figure": {"caption": "The attention weights of the 12 heads (rows: blocks 0 to 2; columns: heads 0 to 3) on a line of Richard III, 53 characters. Each map is query (down) by key (across); dark is weight near 1. Weight near the diagonal is a look at the last few characters; a dark column is one character that many queries look at, such as the line break in block 1, head 0.", "name": "fig-head-maps"}, "image": {"alt": "A 3 by 4 grid of square heat maps with a shared colour bar from 0 to 1 for the attention weight. Every map is zero above its diagonal. Below it most maps are pale and diffuse, darker near the diagonal and in the first columns. Two maps, block 1 head 0 and block 2 head 1, have a dark vertical stripe: many later queries looking at one early position."}}
 plotting.use_style()
@@ -212,7 +213,8 @@ prev = scores["previous token"][0]
 best_prev = divmod(int(prev.argmax()), H)  # (block, head)
 glue("prev_best", f"block {best_prev[0]}, head {best_prev[1]}")
 glue("prev_best_score", f"{prev.max():.2f}")
-glue("prev_n", f"{int((prev > 1.5 * scores['previous token'][1]).sum())}")
+n_prev = int((prev > 1.5 * scores["previous token"][1]).sum())
+glue("prev_n", f"{n_prev}")
 ind_max = glue("ind_max", f"{scores['induction'][0].max():.2f}")
 first_max = glue("first_max", f"{scores['first token'][0].max():.2f}")
 
@@ -222,7 +224,7 @@ first_max = glue("first_max", f"{scores['first token'][0].max():.2f}")
 # are growing into: {glue:text}`prev_n` of the 12 heads score more than 1.5 times the
 # even spread, the highest ({glue:text}`prev_best`) {glue:text}`prev_best_score`. No
 # head parks its weight on the first token (at most {glue:text}`first_max`), and none
-# is an induction head (at most {glue:text}`ind_max`, no more than an even spread).
+# is an induction head (at most {glue:text}`ind_max`, about an even spread).
 # Train longer and the previous-token scores keep rising: chapter 9's full run of 800
 # steps takes a minute on a CPU, too long for this page.
 
@@ -261,8 +263,8 @@ plt.show()
 # change during training, by models with at least two layers, after far more text than
 # this one has seen {cite:p}`olsson2022context`. This model has seen
 # 400 × 16 × 64 ≈ 410 thousand characters; on the repeated random sequences no head
-# scores above the even spread, and the model predicts the second copy no better than
-# the first (below).
+# scores much above an even spread, and the model predicts the second copy no better
+# than the first (below).
 # ```
 
 # %%
@@ -292,8 +294,8 @@ for layer in range(L):
 worst = divmod(int(rise.argmax()), H)
 glue("worst_head", f"block {worst[0]}, head {worst[1]}")
 glue("worst_rise", f"{rise.max():.3f}")
-glue("worst_prev", f"{prev[worst]:.2f}")
-glue("median_rise", f"{rise.median():.3f}")
+worst_prev = glue("worst_prev", f"{prev[worst]:.2f}")
+median_rise = glue("median_rise", f"{rise.median():.3f}")
 
 # %% [markdown]
 # Every head costs something: the model has no spare head. The one it needs most is
@@ -353,7 +355,7 @@ for depth, loss in enumerate(depth_loss):
     print(f"after {depth} block{'s' * (depth != 1)}: {loss:.2f} nats")
 glue("lens_0", f"{depth_loss[0]:.2f}")
 glue("lens_1", f"{depth_loss[1]:.2f}")
-glue("lens_last", f"{depth_loss[-1]:.2f}")
+lens_last = glue("lens_last", f"{depth_loss[-1]:.2f}")
 
 # %% [markdown]
 # Read off the embeddings alone, the stream predicts badly ({glue:text}`lens_0`
@@ -436,7 +438,7 @@ print(
     f"position-and-digit baseline: {baseline:.2f} nats per pixel "
     f"(uniform: ln 17 = {math.log(LEVELS):.2f})"
 )
-glue("digit_baseline", f"{baseline:.2f}")
+digit_baseline = glue("digit_baseline", f"{baseline:.2f}")
 
 # %% [markdown]
 # A GPT of 2 blocks and width 48 reads the class token and the first 63 pixels and
@@ -461,7 +463,7 @@ digit_model.eval()
 with torch.no_grad():
     digit_val = digit_model(val_seq[:, :-1], val_seq[:, 1:])[1].item()
 print(f"validation loss {digit_val:.3f} nats per pixel")
-glue("digit_val", f"{digit_val:.2f}")
+digit_val_text = glue("digit_val", f"{digit_val:.2f}")
 
 # %%
 assert digit_val < baseline - 0.05
