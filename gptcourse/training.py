@@ -12,7 +12,9 @@ the old gradients, backpropagate, let the optimizer take a step::
 
 :func:`train` is that loop, with an optional learning-rate schedule and an evaluation
 every few steps; :func:`estimate_loss` is the evaluation: the mean loss on fixed
-batches, without gradients, in eval mode.
+batches, without gradients, in eval mode. A loss other than the model's own (a
+distillation loss, :mod:`gptcourse.distill`) is passed as ``loss_fn``; the loop stays the
+same.
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ def train(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
     evaluate: Callable[[nn.Module], float] | None = None,
     eval_every: int | None = None,
+    loss_fn: Callable[[nn.Module, tuple[torch.Tensor, ...]], torch.Tensor] | None = None,
 ) -> History:
     """Train ``model`` for ``steps`` steps: the loop of chapter 2.
 
@@ -130,6 +133,9 @@ def train(
         evaluate: ``evaluate(model) -> loss``, e.g. a call of :func:`estimate_loss` on
             the validation ids; run every ``eval_every`` steps and after the last step.
         eval_every: how often to evaluate (needs ``evaluate``).
+        loss_fn: ``loss_fn(model, batch) -> loss``, a scalar to minimise, where ``batch``
+            is what ``next_batch`` returned (it may hold more than ``(x, y)``, such as a
+            teacher's logits). By default the model's own loss, ``model(x, y)[1]``.
 
     Returns:
         the :class:`History` of the training losses and evaluations.
@@ -143,8 +149,8 @@ def train(
     losses = []  # kept on the device: reading each one would wait for the device
     model.train()
     for step in range(1, steps + 1):
-        x, y = next_batch()
-        _, loss = model(x, y)
+        batch = next_batch()
+        loss = _model_loss(model, batch) if loss_fn is None else loss_fn(model, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -157,3 +163,8 @@ def train(
             model.train()
     history.losses = torch.stack(losses).tolist() if losses else []
     return history
+
+
+def _model_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    x, y = batch
+    return model(x, y)[1]

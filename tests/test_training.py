@@ -112,3 +112,33 @@ def test_train_errors():
         train(model, optimizer, lambda: None, 3, eval_every=2)
     with pytest.raises(TypeError, match="steps must be an integer, got float"):
         train(model, optimizer, lambda: None, 3.0)
+
+
+def test_train_minimises_the_loss_fn_on_what_next_batch_returns():
+    """With ``loss_fn``, the loop backpropagates its value on the whole batch, extras too."""
+    mine, theirs = _model(), _model()
+    g1, g2 = torch.Generator().manual_seed(2), torch.Generator().manual_seed(2)
+    seen = []
+
+    def doubled(model, batch):  # twice the model's loss, times an extra element of the batch
+        x, y, factor = batch
+        seen.append(factor)
+        return factor * model(x, y)[1]
+
+    history = train(
+        mine,
+        torch.optim.SGD(mine.parameters(), lr=0.05),
+        lambda: (*get_batch(IDS, 4, 16, generator=g1), 2.0),
+        5,
+        loss_fn=doubled,
+    )
+    reference = train(
+        theirs,
+        torch.optim.SGD(theirs.parameters(), lr=0.1),  # twice the loss = twice the rate
+        lambda: get_batch(IDS, 4, 16, generator=g2),
+        5,
+    )
+    assert seen == [2.0] * 5
+    assert history.losses[0] == pytest.approx(2 * reference.losses[0], rel=1e-6)
+    for a, b in zip(mine.parameters(), theirs.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
