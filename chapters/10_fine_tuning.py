@@ -31,7 +31,6 @@
 # ```
 
 # %%
-import re
 
 import matplotlib.pyplot as plt
 import torch
@@ -52,6 +51,7 @@ from gptcourse.finetune import (
 from gptcourse.glue import glue
 from gptcourse.lora import LoRALinear, apply_lora, merge_lora
 from gptcourse.model import GPT
+from gptcourse.similarity import bag_of_words, message_words, word_vocabulary
 from gptcourse.sms_spam import (
     LABELS,
     SMSDataset,
@@ -390,28 +390,21 @@ print("merged into the weights: the same logits, largest difference below 1e-4")
 # A fair comparison needs a simple baseline: a **bag of words** (each message as the set
 # of words it contains) and a logistic regression on it. Spam has telltale words
 # ("free", "claim", "prize", "txt", numbers), and a linear model on their presence is
-# the classic spam filter. scikit-learn is not among the course's dependencies, so it is
-# written in PyTorch: one linear layer and the binary cross-entropy, full batch, with L2
-# regularisation.
+# the classic spam filter. scikit-learn is not among the package's dependencies, so
+# it is written in PyTorch, on the words and vectors of `gptcourse.similarity`: one
+# linear layer and the binary cross-entropy, full batch, with L2 regularisation.
 
 
 # %%
-def words(message: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9£$]+", message.lower()))
-
-
-counts_ = {}
-for message, _ in splits.train:
-    for w in words(message):
-        counts_[w] = counts_.get(w, 0) + 1
-vocab = {w: i for i, w in enumerate(sorted(w for w, n in counts_.items() if n >= 2))}
+# A message's words keep digits and currency signs (`£900`): in texts they say spam.
+print(message_words("WINNER!! Claim £900 now"))
+# The vocabulary: the words of at least two training messages, sorted.
+vocab = word_vocabulary((message for message, _ in splits.train), min_count=2)
 
 
 def bag(examples) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, |vocab|) word-presence features and (N,) labels."""
-    X = torch.zeros(len(examples), len(vocab))
-    for row, (message, _) in enumerate(examples):
-        X[row, [vocab[w] for w in words(message) if w in vocab]] = 1.0
+    X = bag_of_words([message for message, _ in examples], vocab)
     return X, torch.tensor([label for _, label in examples], dtype=torch.float)
 
 

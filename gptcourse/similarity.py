@@ -28,7 +28,7 @@ from gptcourse.finetune import hidden_states
 from gptcourse.model import GPT
 
 __all__ = [
-    "words",
+    "message_words",
     "word_vocabulary",
     "bag_of_words",
     "mean_pooled",
@@ -38,10 +38,13 @@ __all__ = [
 _WORD = re.compile(r"[a-z0-9£$]+")
 
 
-def words(text: str) -> list[str]:
-    """The words of ``text``: runs of lower-case letters, digits, ``£`` and ``$``.
+def message_words(text: str) -> list[str]:
+    """The words of a message: runs of lower-case letters, digits, ``£`` and ``$``.
 
-    >>> words("WINNER!! Claim £900 now")
+    Unlike chapter 1's words of prose (:func:`gptcourse.words.words`), numbers and
+    currency signs count: in text messages they are much of what says spam.
+
+    >>> message_words("WINNER!! Claim £900 now")
     ['winner', 'claim', '£900', 'now']
     """
     return _WORD.findall(text.lower())
@@ -51,7 +54,7 @@ def word_vocabulary(texts: Iterable[str], min_count: int = 2) -> dict[str, int]:
     """The words found in at least ``min_count`` of ``texts``, sorted, as ``{word: index}``."""
     if min_count < 1:
         raise ValueError(f"min_count must be at least 1, got {min_count}")
-    counts = Counter(w for text in texts for w in set(words(text)))
+    counts = Counter(w for text in texts for w in set(message_words(text)))
     kept = sorted(w for w, n in counts.items() if n >= min_count)
     return {w: i for i, w in enumerate(kept)}
 
@@ -63,7 +66,7 @@ def bag_of_words(texts: Sequence[str], vocabulary: dict[str, int]) -> torch.Tens
     """
     X = torch.zeros(len(texts), len(vocabulary))
     for row, text in enumerate(texts):
-        columns = [vocabulary[w] for w in words(text) if w in vocabulary]
+        columns = [vocabulary[w] for w in message_words(text) if w in vocabulary]
         X[row, columns] = 1.0
     return X
 

@@ -12,16 +12,16 @@ from gptcourse.model import GPT, GPTConfig
 from gptcourse.similarity import (
     bag_of_words,
     mean_pooled,
+    message_words,
     nearest_neighbour_accuracy,
     word_vocabulary,
-    words,
 )
 
 pytestmark = pytest.mark.usefixtures("one_cpu_thread")
 
 
 def test_words_and_vocabulary():
-    assert words("Txt STOP to 87121, win $100 or £50!") == [
+    assert message_words("Txt STOP to 87121, win $100 or £50!") == [
         "txt",
         "stop",
         "to",
