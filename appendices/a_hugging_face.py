@@ -45,7 +45,7 @@ from gptcourse.batches import split_text
 from gptcourse.char_tokenizer import CharTokenizer
 from gptcourse.corpus import Corpus
 from gptcourse.export import save_pretrained
-from gptcourse.finetune import GPTClassifier, accuracy, finetune, hidden_states
+from gptcourse.finetune import GPTClassifier, accuracy, finetune
 from gptcourse.generation import generate, pad_prompts
 from gptcourse.glue import glue
 from gptcourse.model import GPT
@@ -288,8 +288,8 @@ def few_shot_predictions(k: int, seed: int = 0) -> torch.Tensor:
     idx, mask = pad_prompts(prompts)  # left-padded: the last position is real
     assert idx.shape[1] <= model.block_size
     with torch.no_grad():
-        last = hidden_states(model, idx, mask)[:, -1]  # (N, C)
-        logits = model.lm_head(last)[:, answers]  # (N, 2): 'h' and 's'
+        logits, _ = model(idx, attention_mask=mask, last_only=True)  # (N, 1, V)
+        logits = logits[:, -1, answers]  # (N, 2): 'h' and 's'
     return logits.argmax(-1)
 
 

@@ -45,7 +45,6 @@ from gptcourse.finetune import (
     accuracy,
     finetune,
     freeze_all_but_head,
-    hidden_states,
     last_token_index,
 )
 from gptcourse.glue import glue
@@ -194,9 +193,7 @@ with torch.no_grad():
     alone, _ = classifier(message)
     right, _ = classifier(torch.cat([message, pad], 1), torch.cat([ones, zeros], 1))
     left, _ = classifier(torch.cat([pad, message], 1), torch.cat([zeros, ones], 1))
-    h = hidden_states(
-        classifier.gpt, torch.cat([message, pad], 1)
-    )  # no mask: (1, T, C)
+    h = classifier.gpt.hidden_states(torch.cat([message, pad], 1))  # no mask: (1, T, C)
     naive = classifier.head(h[:, -1])  # position T - 1, a padding token
 torch.testing.assert_close(right, alone, atol=1e-5, rtol=1e-5)
 torch.testing.assert_close(left, alone, atol=1e-5, rtol=1e-5)

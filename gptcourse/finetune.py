@@ -45,7 +45,6 @@ from gptcourse.sms_spam import Batch
 
 __all__ = [
     "last_token_index",
-    "hidden_states",
     "GPTClassifier",
     "freeze_all_but_head",
     "count_trainable",
@@ -65,18 +64,6 @@ def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
     """
     T = attention_mask.shape[-1]
     return T - 1 - attention_mask.bool().flip(-1).int().argmax(-1)
-
-
-def hidden_states(
-    gpt: GPT, idx: torch.Tensor, attention_mask: torch.Tensor | None = None
-) -> torch.Tensor:
-    """The GPT's output before its language-model head: ``(B, T)`` -> ``(B, T, C)``.
-
-    :meth:`GPT.hidden_states <gptcourse.model.GPT.hidden_states>`, as a function: a padding
-    position is never attended to, and positions count the real tokens only, so that a
-    text gets the same outputs with any amount of padding on either side.
-    """
-    return gpt.hidden_states(idx, attention_mask=attention_mask)
 
 
 class GPTClassifier(nn.Module):
@@ -111,7 +98,7 @@ class GPTClassifier(nn.Module):
         language-model loss of the inputs (next-token prediction over their real tokens),
         GPT-1's auxiliary objective.
         """
-        h = hidden_states(self.gpt, idx, attention_mask)  # (B, T, C)
+        h = self.gpt.hidden_states(idx, attention_mask=attention_mask)  # (B, T, C)
         if attention_mask is None:
             last = h[:, -1]  # (B, C)
         else:

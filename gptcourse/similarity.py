@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 import torch
 import torch.nn.functional as F
 
-from gptcourse.finetune import hidden_states
 from gptcourse.model import GPT
 
 __all__ = [
@@ -78,14 +77,14 @@ def mean_pooled(
     """The average of the GPT's hidden states over each row's real tokens: ``(B, T)`` ->
     ``(B, C)``.
 
-    The hidden states are :func:`gptcourse.finetune.hidden_states` (after the final layer
-    norm), so a text gets the same vector with any amount of padding on either side.
-    The model is put in eval mode (no dropout), then back in its mode.
+    The hidden states are :meth:`GPT.hidden_states <gptcourse.model.GPT.hidden_states>`
+    (after the final layer norm), so a text gets the same vector with any amount of
+    padding on either side. The model is put in eval mode (no dropout), then back in its mode.
     """
     was_training = gpt.training
     gpt.eval()
     try:
-        h = hidden_states(gpt, idx, attention_mask)  # (B, T, C)
+        h = gpt.hidden_states(idx, attention_mask=attention_mask)  # (B, T, C)
     finally:
         gpt.train(was_training)
     if attention_mask is None:

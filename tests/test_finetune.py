@@ -14,7 +14,6 @@ from gptcourse.finetune import (
     count_trainable,
     finetune,
     freeze_all_but_head,
-    hidden_states,
     last_token_index,
 )
 from gptcourse.lora import (
@@ -61,10 +60,10 @@ def test_hidden_states_are_the_models_own_up_to_its_head():
     gpt = _gpt().eval()
     batch = pad_batch([(t, 0) for t in _texts()], pad_id=0, side="left")
     logits, _ = gpt(batch.input_ids, attention_mask=batch.attention_mask)
-    mine = gpt.lm_head(hidden_states(gpt, batch.input_ids, batch.attention_mask))
+    mine = gpt.lm_head(gpt.hidden_states(batch.input_ids, attention_mask=batch.attention_mask))
     torch.testing.assert_close(mine, logits, atol=0, rtol=0)
     torch.testing.assert_close(
-        gpt.lm_head(hidden_states(gpt, batch.input_ids)), gpt(batch.input_ids)[0], atol=0, rtol=0
+        gpt.lm_head(gpt.hidden_states(batch.input_ids)), gpt(batch.input_ids)[0], atol=0, rtol=0
     )
 
 

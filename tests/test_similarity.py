@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gptcourse.finetune import hidden_states
 from gptcourse.model import GPT, GPTConfig
 from gptcourse.similarity import (
     bag_of_words,
@@ -53,7 +52,7 @@ def test_mean_pooled_is_the_mean_over_real_tokens_whatever_the_padding():
     gpt = _gpt().train()  # mean_pooled must switch dropout off and restore the mode
     text = torch.tensor([[3, 4, 5, 6]])
     with torch.no_grad():
-        reference = hidden_states(gpt.eval(), text).mean(1)  # (1, C)
+        reference = gpt.eval().hidden_states(text).mean(1)  # (1, C)
     gpt.train()
     ones = torch.ones(1, 4, dtype=torch.long)
     pad, zeros = torch.zeros(1, 3, dtype=torch.long), torch.zeros(1, 3, dtype=torch.long)
